@@ -1,0 +1,38 @@
+# faultline — see README.md.  `make run` and `make test` are the two entry points.
+CC      ?= cc
+PKGS    := hwloc jansson inih liburing libndctl libdaxctl libtracefs libpmem numa
+VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
+           -D_GNU_SOURCE -DFL_VERSION='"$(VERSION)"' -Ibench -Idrivers/uapi \
+           $(shell pkg-config --cflags $(filter-out numa,$(PKGS)) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(filter-out numa,$(PKGS)) 2>/dev/null) -lnuma -lpthread -lm
+
+BUILD   := build
+CORE_SRC := $(filter-out bench/main.c,$(wildcard bench/*.c))
+WL_SRC  := $(wildcard workloads/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+WL_OBJ  := $(WL_SRC:%.c=$(BUILD)/%.o)
+HDRS    := $(wildcard bench/*.h) $(wildcard drivers/uapi/*.h)
+
+.PHONY: all run test clean driver deps fuzz
+all: $(BUILD)/faultline
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libfaultline.a: $(CORE_OBJ) $(WL_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/faultline: $(BUILD)/bench/main.o $(BUILD)/libfaultline.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	scripts/install-deps
+
+driver:
+	$(MAKE) -C drivers KDIR=$(KDIR)
+
+clean:
+	rm -rf $(BUILD)
