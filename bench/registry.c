@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The workload registry: adding a workload is one line here (plus its file
+ * in workloads/ and a job file).
+ */
+#include <string.h>
+
+#include "workload.h"
+
+extern const struct workload wl_populate, wl_fault_scale, wl_null;
+
+const struct workload *const fl_workloads[] = {
+	&wl_populate,
+	&wl_fault_scale,
+	&wl_null,
+	NULL
+};
+
+const struct workload *fl_workload_by_name(const char *name)
+{
+	for (const struct workload *const *w = fl_workloads; *w; w++)
+		if (!strcmp((*w)->name, name))
+			return *w;
+	return NULL;
+}
