@@ -1,0 +1,1 @@
+"""scripts/vm: run faultline suites on Debian and custom kernels under qemu."""

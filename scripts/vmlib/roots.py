@@ -1,0 +1,191 @@
+"""Debian roots made with mmdebstrap, shared with the driver's build scripts.
+
+SHARED CONVENTION (drivers/ uses the same; whoever comes first creates):
+  ${FAULTLINE_CACHE:-/var/cache/faultline}/roots/<suite>/   the root
+  .../roots/<suite>.lock      flock(2) held while creating or checking
+  .../roots/<suite>.tmp       mmdebstrap target, renamed into place
+  .../roots/<suite>/.complete marker (JSON: packages, dropped, created)
+
+A root holds the kernel (linux-image-amd64 + headers), the compiler the
+kernel's headers were built with, faultline's build dependencies and the
+tools the workloads need in a guest.  It is both the build chroot and the
+source of the guest's root filesystem.
+
+Any other apt use goes through a private apt configuration (AptConfig):
+own sources list derived from the host's mirror, own state and cache dirs
+under the cache; the system's apt sources are never edited.
+"""
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .common import (VmError, cache_dir, flocked, host_mirror, log, run,
+                     tail)
+
+PACKAGES = ("build-essential,pkg-config,kmod,linux-image-amd64,"
+            "linux-headers-amd64,libnuma-dev,libhwloc-dev,libjansson-dev,"
+            "libinih-dev,liburing-dev,libndctl-dev,libdaxctl-dev,"
+            "libtracefs-dev,libtraceevent-dev,libpmem-dev,libcmocka-dev,"
+            "ndctl,daxctl,fio,numactl,xfsprogs,e2fsprogs,busybox-static,"
+            "util-linux").split(",")
+
+# Packages without which a root is useless for us: never dropped.
+ESSENTIAL = {"build-essential", "kmod", "linux-image-amd64",
+             "linux-headers-amd64", "e2fsprogs", "util-linux"}
+
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+class AptConfig:
+    """A private apt for one Debian suite, under <cache>/apt/<suite>/."""
+
+    def __init__(self, suite):
+        self.suite = suite
+        self.dir = cache_dir() / "apt" / suite
+        self.log = self.dir / "apt.log"
+
+    def _setup(self):
+        d = self.dir
+        for sub in ("state/lists/partial", "cache/archives/partial",
+                    "etc/preferences.d", "etc/sources.list.d"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        status = d / "state/status"
+        if not status.exists():
+            status.write_text("")
+        signed = f"[signed-by={KEYRING}] " if Path(KEYRING).exists() else ""
+        line = f"deb {signed}{host_mirror()} {self.suite} main\n"
+        src = d / "etc/sources.list"
+        if not src.exists() or src.read_text() != line:
+            src.write_text(line)
+
+    def opts(self):
+        d = self.dir
+        o = {"Dir::Etc::SourceList": d / "etc/sources.list",
+             "Dir::Etc::SourceParts": d / "etc/sources.list.d",
+             "Dir::Etc::Preferences": d / "etc/preferences",
+             "Dir::Etc::PreferencesParts": d / "etc/preferences.d",
+             "Dir::State": d / "state",
+             "Dir::State::status": d / "state/status",
+             "Dir::Cache": d / "cache",
+             "APT::Architecture": "amd64",
+             "APT::Architectures": "amd64",
+             "Acquire::Retries": "3",
+             "DPkg::Lock::Timeout": "600"}
+        out = []
+        for k, v in o.items():
+            out += ["-o", f"{k}={v}"]
+        return out
+
+    def update(self, force=False):
+        self._setup()
+        lists = list((self.dir / "state/lists").glob("*_Packages*"))
+        if lists and not force:
+            return
+        log(f"apt: updating package lists for {self.suite} "
+            f"(private config {self.dir})")
+        run(["apt-get"] + self.opts() + ["update"], logfile=self.log)
+
+    def candidates(self, pkgs):
+        """{pkg: version or None} for the suite's candidates."""
+        self.update()
+        r = run(["apt-cache"] + self.opts() + ["policy"] + list(pkgs),
+                capture=True, check=False)
+        found, cur = {}, None
+        for line in r.stdout.splitlines():
+            if line and not line[0].isspace() and line.endswith(":"):
+                cur = line[:-1]
+            elif cur and line.strip().startswith("Candidate:"):
+                v = line.split(":", 1)[1].strip()
+                found[cur] = None if v == "(none)" else v
+        return {p: found.get(p) for p in pkgs}
+
+    def download(self, pkg, dest):
+        """apt-get download PKG into dest; returns the .deb path."""
+        self.update()
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        run(["apt-get"] + self.opts() + ["download", pkg], cwd=dest,
+            logfile=self.log)
+        debs = sorted(dest.glob(f"{pkg}_*.deb"), key=os.path.getmtime)
+        if not debs:
+            raise VmError(f"apt-get download {pkg} left no .deb in {dest}")
+        return debs[-1]
+
+
+def root_path(suite):
+    return cache_dir() / "roots" / suite
+
+
+def root_info(suite):
+    """The .complete marker of a finished root, or None."""
+    m = root_path(suite) / ".complete"
+    if not m.exists():
+        return None
+    try:
+        return json.loads(m.read_text() or "{}")
+    except ValueError:
+        return {}
+
+
+def ensure_root(suite, extra=()):
+    """Create (or reuse) the root of a Debian suite; return its path."""
+    root = root_path(suite)
+    if root_info(suite) is not None:
+        log(f"root {suite}: cached at {root}")
+        return root
+    base = cache_dir() / "roots"
+    base.mkdir(parents=True, exist_ok=True)
+    with flocked(base / f"{suite}.lock"):
+        if root_info(suite) is not None:
+            log(f"root {suite}: cached at {root} (made meanwhile)")
+            return root
+        t0 = time.monotonic()
+        want = PACKAGES + [p for p in extra if p not in PACKAGES]
+        have = AptConfig(suite).candidates(want)
+        dropped = sorted(p for p, v in have.items() if v is None)
+        lost = [p for p in dropped if p in ESSENTIAL]
+        if lost:
+            raise VmError(f"suite {suite} lacks {', '.join(lost)} on "
+                          f"{host_mirror()}: cannot make a root")
+        if dropped:
+            log(f"root {suite}: suite lacks {', '.join(dropped)} "
+                "(dropped, recorded in .complete)")
+        pkgs = [p for p in want if p not in dropped]
+        tmp = base / f"{suite}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        logf = base / f"{suite}.log"
+        log(f"root {suite}: mmdebstrap into {tmp} ({len(pkgs)} packages; "
+            f"log {logf})")
+        try:
+            run(["mmdebstrap", "--variant=apt", "--include=" + ",".join(pkgs),
+                 "--aptopt=Acquire::Retries \"3\"",
+                 suite, tmp, f"deb {host_mirror()} {suite} main"],
+                logfile=logf, nice=True)
+        except VmError as e:
+            raise VmError(f"{e}\n{tail(logf)}") from None
+        kernels = sorted(p.name[len("vmlinuz-"):]
+                         for p in (tmp / "boot").glob("vmlinuz-*"))
+        info = {"suite": suite, "packages": pkgs, "dropped": dropped,
+                "kernels": kernels,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "seconds": round(time.monotonic() - t0, 1)}
+        (tmp / ".complete").write_text(json.dumps(info, indent=1) + "\n")
+        if root.exists():
+            shutil.rmtree(root)
+        tmp.rename(root)
+        log(f"root {suite}: ready at {root} in {info['seconds']} s "
+            f"(kernel {', '.join(kernels) or 'none'})")
+        return root
+
+
+def drop_root(suite):
+    base = cache_dir() / "roots"
+    with flocked(base / f"{suite}.lock"):
+        for p in (base / suite, base / f"{suite}.tmp"):
+            if p.exists():
+                shutil.rmtree(p)
+                log(f"removed {p}")
