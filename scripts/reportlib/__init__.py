@@ -1,0 +1,1 @@
+"""scripts/report internals: load (results folders), stats, compare (verdicts), renderers."""

@@ -1,0 +1,421 @@
+"""Matching cases across runs, verdicts, environment diff, behaviour tables.
+
+The result is one plain dict (the content of report.json); the Markdown and
+HTML renderers only format it.
+
+Verdict of one metric, baseline vs run (direction from the metric itself):
+  too few repetitions for the exact U test to reach alpha   -> noisy (says how many)
+  p < alpha and |%change| >= min-change                     -> regressed / improved
+  not significant, cv above threshold or |%change| large    -> noisy
+  otherwise                                                 -> unchanged
+Latency percentiles use a bootstrap over the histogram instead of the U test
+(there is one merged histogram per run, not one per repetition).
+"""
+
+import datetime
+import json
+import math
+
+from . import stats
+from .load import case_name
+
+VERDICT_ORDER = {"regressed": 0, "improved": 1, "noisy": 2, "unchanged": 3, "info": 4}
+PERCENTILES = (50.0, 99.0, 99.9)
+
+
+class Settings:
+    def __init__(self, alpha=0.05, min_change=2.0, latency_min_change=10.0,
+                 cv_threshold=0.05, ci="hl", seed=1, resamples=2000,
+                 percentiles=PERCENTILES):
+        self.alpha = alpha
+        self.min_change = min_change
+        self.latency_min_change = latency_min_change
+        self.cv_threshold = cv_threshold
+        self.ci = ci
+        self.seed = seed
+        self.resamples = resamples
+        self.percentiles = tuple(percentiles)
+
+    def as_dict(self):
+        return dict(vars(self), percentiles=list(self.percentiles))
+
+
+def pct(new, base):
+    if base is None or new is None:
+        return None
+    if base == 0:
+        return 0.0 if new == 0 else (math.inf if new > base else -math.inf)
+    return (new - base) / abs(base) * 100.0
+
+
+def _jsonable(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return "inf" if x > 0 else ("-inf" if x < 0 else None)
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def _worse(direction, change):
+    """+1 when the change is in the bad direction, -1 good, 0 none."""
+    if not change:
+        return 0
+    s = 1 if change > 0 else -1
+    return s if direction == "lower" else -s
+
+
+def compare_metric(name, unit, direction, base, new, st, seed_keys):
+    c = {"kind": "metric", "metric": name, "stat": "median", "unit": unit,
+         "direction": direction, "n_base": len(base), "n_new": len(new),
+         "base": stats.median(base), "new": stats.median(new),
+         "cv_base": stats.cv(base), "cv_new": stats.cv(new),
+         "p": None, "ci_pct": None, "ci_conf": None, "notes": []}
+    c["change_pct"] = pct(c["new"], c["base"])
+    if not base or not new:
+        c["verdict"] = "noisy"
+        c["notes"].append("no samples")
+        return c
+    if direction == "info":
+        c["verdict"] = "info"
+        return c
+    nb, nn = len(base), len(new)
+    if stats.min_p_exact(nb, nn) >= st.alpha:
+        need = stats.reps_needed(st.alpha)
+        c["verdict"] = "noisy"
+        c["notes"].append("too few repetitions (%d vs %d): Mann-Whitney two-sided at "
+                          "alpha=%g needs >=%d per side (--repeat %d)"
+                          % (nb, nn, st.alpha, need, need))
+        return c
+    c["p"] = stats.mann_whitney(base, new)
+    scale = abs(c["base"]) if c["base"] else None
+    if st.ci == "bootstrap":
+        lo, hi = stats.bootstrap_median_diff(
+            base, new, st.alpha, stats.stable_seed(st.seed, *seed_keys), st.resamples)
+        conf = 1 - st.alpha
+    else:
+        _, lo, hi, conf = stats.hodges_lehmann(base, new, st.alpha)
+    if lo is not None and scale:
+        c["ci_pct"] = [lo / scale * 100.0, hi / scale * 100.0]
+        c["ci_conf"] = conf
+    elif lo is not None:
+        c["ci_abs"] = [lo, hi]
+        c["ci_conf"] = conf
+    sig = c["p"] < st.alpha
+    change = c["change_pct"]
+    big = change is not None and abs(change) >= st.min_change
+    cvs = [v for v in (c["cv_base"], c["cv_new"]) if v is not None]
+    high_cv = bool(cvs) and max(cvs) > st.cv_threshold
+    worse = _worse(direction, (c["new"] or 0) - (c["base"] or 0))
+    if sig and big and worse:
+        c["verdict"] = "regressed" if worse > 0 else "improved"
+        if high_cv:
+            c["notes"].append("cv %.1f%% above %.1f%%, but the shift is significant"
+                              % (max(cvs) * 100, st.cv_threshold * 100))
+    elif not sig and (high_cv or big):
+        c["verdict"] = "noisy"
+        if high_cv:
+            c["notes"].append("cv %.1f%% > %.1f%%" % (max(cvs) * 100, st.cv_threshold * 100))
+        if big:
+            c["notes"].append("%+.1f%% not significant (p=%.2g)" % (change, c["p"]))
+    else:
+        c["verdict"] = "unchanged"
+        if sig:
+            c["notes"].append("significant but below --min-change %g%%" % st.min_change)
+    return c
+
+
+def compare_latency(name, hb, hn, st, seed_keys):
+    """p50/p99/p99.9 of two merged histograms."""
+    out = []
+    hist_b = stats.Hist(hb["buckets"], hb.get("overflow"), hb.get("min"), hb.get("max"))
+    hist_n = stats.Hist(hn["buckets"], hn.get("overflow"), hn.get("min"), hn.get("max"))
+    ps = list(st.percentiles)
+    boot = None
+    for j, p in enumerate(ps):
+        label = "p%g" % p
+        c = {"kind": "latency", "metric": "%s %s" % (name, label), "latency": name,
+             "stat": label, "unit": hb.get("unit") or "ns", "direction": "lower",
+             "n_base": hist_b.total, "n_new": hist_n.total,
+             "base": hist_b.percentile(p), "new": hist_n.percentile(p),
+             "overflow_base": hist_b.overflow, "overflow_new": hist_n.overflow,
+             "p": None, "ci_pct": None, "ci_conf": None, "notes": []}
+        c["change_pct"] = pct(c["new"], c["base"])
+        need = stats.tail_samples_needed(p)
+        if c["base"] is None or c["new"] is None:
+            c["verdict"] = "noisy"
+            c["notes"].append("empty histogram")
+        elif need and min(hist_b.total, hist_n.total) < need:
+            c["verdict"] = "noisy"
+            c["notes"].append("too few samples (%d vs %d): %s needs >=%d so that 10 lie above it"
+                              % (hist_b.total, hist_n.total, label, need))
+        else:
+            if boot is None:
+                bb = hist_b.bootstrap_percentiles(ps, stats.stable_seed(st.seed, *seed_keys, "b"),
+                                                  st.resamples // 2)
+                bn = hist_n.bootstrap_percentiles(ps, stats.stable_seed(st.seed, *seed_keys, "n"),
+                                                  st.resamples // 2)
+                boot = (bb, bn)
+            bb, bn = boot
+            base = max(c["base"], 1e-9)
+            d = (bn[:, j] - bb[:, j]) / base * 100.0
+            lo, hi = (float(x) for x in stats.np.quantile(d, [st.alpha / 2, 1 - st.alpha / 2]))
+            c["ci_pct"] = [lo, hi]
+            c["ci_conf"] = 1 - st.alpha
+            sig = lo > 0 or hi < 0
+            change = c["change_pct"]
+            if sig and abs(change) >= st.latency_min_change:
+                c["verdict"] = "regressed" if change > 0 else "improved"
+            else:
+                c["verdict"] = "unchanged"
+                if sig:
+                    c["notes"].append("outside sampling error but below "
+                                      "--latency-min-change %g%%" % st.latency_min_change)
+            c["notes"].append("CI from resampling one histogram per run: sampling error "
+                              "only, run-to-run variation not included")
+        out.append(c)
+    return out
+
+
+# ---- environment ------------------------------------------------------
+
+ENV_ORDER = ["hostname", "kernel.release", "virt", "kernel.version", "kernel.cmdline",
+             "kernel.config", "thp", "hugetlb", "cpu", "topology", "numa", "memory",
+             "pmem", "driver", "faultline_version", "options", "placement",
+             "calibration", "prepare"]
+ENV_SKIP = {"kernel.config_source", "calibration.memset_samples_GBps"}
+
+
+def _flatten(prefix, obj, out):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _flatten("%s.%s" % (prefix, k) if prefix else str(k), v, out)
+    elif isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
+        out[prefix] = "; ".join(
+            " ".join("%s=%s" % (k, v) for k, v in x.items()) for x in obj)
+    elif isinstance(obj, list):
+        out[prefix] = " ".join(str(x) for x in obj)
+    else:
+        out[prefix] = obj
+
+
+def _env_flat(run):
+    m = run.meta or {}
+    out = {}
+    _flatten("", m.get("env") or {}, out)
+    for k in ("faultline_version", "options", "placement", "calibration", "prepare"):
+        if k in m:
+            _flatten(k, m[k], out)
+    return {k: v for k, v in out.items() if k not in ENV_SKIP}
+
+
+def _env_rank(key):
+    for i, p in enumerate(ENV_ORDER):
+        if key == p or key.startswith(p + "."):
+            return (i, key)
+    return (len(ENV_ORDER), key)
+
+
+def env_diff(runs):
+    flats = [_env_flat(r) if r.meta else None for r in runs]
+    keys = sorted({k for f in flats if f for k in f}, key=_env_rank)
+    rows, same = [], []
+    for k in keys:
+        vals = [(f.get(k) if f is not None else None) for f in flats]
+        known = [json.dumps(v, sort_keys=True) for v, f in zip(vals, flats) if f is not None]
+        if len(set(known)) > 1:
+            rows.append({"key": k, "values": vals})
+        else:
+            same.append(k)
+    for i, r in enumerate(runs):
+        if r.meta is None:
+            rows.insert(0, {"key": "run.json", "values": [
+                ("missing or unreadable" if j == i else "") for j in range(len(runs))]})
+    return {"differs": rows, "same_count": len(same),
+            "same": {k: flats[0].get(k) if flats[0] else None for k in same
+                     if k in ("kernel.release", "virt.accel", "virt.hypervisor",
+                              "cpu.model", "thp.enabled", "hostname")}}
+
+
+def env_warnings(runs):
+    w = []
+    accels = [(r.label, (r.accel or "unknown")) for r in runs if r.meta]
+    tcg = [l for l, a in accels if a == "tcg"]
+    other = [l for l, a in accels if a not in ("tcg", "unknown")]
+    if tcg and other:
+        w.append("TCG vs NATIVE: %s ran under TCG (software emulation) while %s ran natively "
+                 "or under KVM; timings differ by an order of magnitude for reasons "
+                 "unrelated to the kernel: compare correctness and behaviour only."
+                 % (", ".join(tcg), ", ".join(other)))
+    hyp = {r.label: ((r.env.get("virt") or {}).get("hypervisor") or "unknown")
+           for r in runs if r.meta}
+    if len({v for v in hyp.values() if v != "unknown"}) > 1:
+        w.append("Different virtualisation: " +
+                 ", ".join("%s=%s" % kv for kv in hyp.items()))
+    hosts = {r.env.get("hostname") for r in runs if r.meta}
+    cpus = {(r.env.get("cpu") or {}).get("model") for r in runs if r.meta}
+    if len(cpus) > 1:
+        w.append("Different CPU models: differences mix hardware and kernel effects.")
+    elif len(hosts) > 1:
+        w.append("Different hosts (same CPU model).")
+    return w
+
+
+# ---- cases ----------------------------------------------------------------
+
+def _excerpt(lines, limit=20):
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    if not isinstance(lines, list):
+        return []
+    lines = [str(x) for x in lines]
+    return lines[:limit] + (["... (%d more lines)" % (len(lines) - limit)]
+                            if len(lines) > limit else [])
+
+
+def _status(rec):
+    if rec is None:
+        return None
+    return "hung" if rec.get("hung") else rec["status"]
+
+
+def build(runs, baseline, st, fail_on=None):
+    """runs: loaded Run objects (usable or not); baseline: index into usable runs."""
+    usable = [r for r in runs if r.usable]
+    rep = {"schema": "faultline.report/1",
+           "generated": datetime.datetime.now(datetime.timezone.utc)
+           .strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "settings": st.as_dict(),
+           "runs": [], "problems": [], "warnings": [], "correctness": [],
+           "status_changes": [], "unmatched": [], "comparisons": [],
+           "behaviour": [], "summary": [], "latency_plots": []}
+    for r in runs:
+        d = r.describe()
+        d["baseline"] = bool(usable) and r is usable[baseline]
+        rep["runs"].append(d)
+        rep["problems"].extend({"run": r.label, "file": f, "problem": p} for f, p in r.problems)
+    if not usable:
+        return rep
+    base = usable[baseline]
+    others = [r for r in usable if r is not base]
+    cols = [base] + others
+    rep["columns"] = [r.label for r in cols]
+    rep["baseline"] = base.label
+    rep["env"] = env_diff(cols)
+    rep["warnings"] = env_warnings(cols)
+
+    keys = []
+    seen = set()
+    for r in cols:
+        for k in r.order:
+            if k not in seen:
+                seen.add(k)
+                keys.append(k)
+
+    for k in keys:
+        recs = [r.records.get(k) for r in cols]
+        name = case_name(next(x for x in recs if x))
+        sts = [_status(x) for x in recs]
+        missing = [r.label for r, x in zip(cols, recs) if x is None]
+        if missing:
+            rep["unmatched"].append({"case": name,
+                                     "present": [r.label for r, x in zip(cols, recs) if x],
+                                     "missing": missing})
+        for r, x in zip(cols, recs):
+            if x is not None and _status(x) in ("fail", "error", "hung"):
+                rep["correctness"].append({
+                    "case": name, "run": r.label, "status": _status(x),
+                    "reason": x.get("reason") or "",
+                    "kernel_log": _excerpt(x.get("kernel_log")),
+                    "details": {kk: vv for kk, vv in x["details"].items()
+                                if not isinstance(vv, (dict, list))}})
+        present = [s for s in sts if s is not None]
+        if len(set(present)) > 1:
+            rep["status_changes"].append({"case": name, "values": sts})
+        _behaviour(rep, name, recs)
+        rb = recs[0]
+        if rb is None or rb["status"] != "pass":
+            continue
+        for r, x in zip(others, recs[1:]):
+            if x is None or x["status"] != "pass":
+                continue
+            for mname, mb in rb["metrics"].items():
+                mn = x["metrics"].get(mname)
+                if mn is None:
+                    continue
+                c = compare_metric(mname, mb["unit"], mb["direction"], mb["samples"],
+                                   mn["samples"], st, (name, mname, r.label))
+                c.update(case=name, run=r.label)
+                rep["comparisons"].append(c)
+            for lname, hb in rb["latency"].items():
+                hn = x["latency"].get(lname)
+                if hn is None:
+                    continue
+                for c in compare_latency(lname, hb, hn, st, (name, lname, r.label)):
+                    c.update(case=name, run=r.label)
+                    rep["comparisons"].append(c)
+        for lname in rb["latency"]:
+            if any(x is not None and x["status"] == "pass" and lname in x["latency"]
+                   for x in recs[1:]) or not others:
+                rep["latency_plots"].append({"case": name, "latency": lname, "key": list(k)})
+
+    rep["comparisons"].sort(key=lambda c: (VERDICT_ORDER[c["verdict"]],
+                                           -abs(c["change_pct"] or 0)
+                                           if c["verdict"] in ("regressed", "improved") else 0))
+    order = {"hung": 0, "error": 1, "fail": 2}
+    rep["correctness"].sort(key=lambda c: order[c["status"]])
+    for r in others:
+        cs = [c for c in rep["comparisons"] if c["run"] == r.label]
+        s = {"run": r.label, "compared": len([c for c in cs if c["verdict"] != "info"])}
+        for v in VERDICT_ORDER:
+            s[v] = len([c for c in cs if c["verdict"] == v])
+        tested = [c for c in cs if c["p"] is not None]
+        s["tests"] = len(tested)
+        s["expected_false_positives"] = round(len(tested) * st.alpha, 1)
+        rep["summary"].append(s)
+    rep["fail_on"] = _gate(rep, fail_on)
+    return _jsonable(rep)
+
+
+def _behaviour(rep, name, recs):
+    keys = []
+    for x in recs:
+        for k in (x or {}).get("details", {}):
+            if (k.startswith("behaviour") or k.startswith("behavior")
+                    or k.startswith("observed")) and k not in keys:
+                keys.append(k)
+    for k in keys:
+        vals = [None if x is None else x["details"].get(k) for x in recs]
+        vals = [v if v is None or isinstance(v, str) else json.dumps(v, sort_keys=True)
+                for v in vals]
+        rep["behaviour"].append({"case": name, "key": k, "values": vals,
+                                 "differs": len(set(vals)) > 1})
+    sts = [None if x is None else x["status"] for x in recs]
+    if "skip" in sts:
+        vals = [None if x is None else
+                ("skip: " + (x.get("reason") or "?") if x["status"] == "skip" else x["status"])
+                for x in recs]
+        if len(set(vals)) > 1:
+            rep["behaviour"].append({"case": name, "key": "skip reason", "values": vals,
+                                     "differs": True})
+
+
+def _gate(rep, fail_on):
+    """--fail-on: ("regression", pct) and/or ("failure", None)."""
+    res = {"rules": [], "triggered": []}
+    for kind, limit in fail_on or []:
+        res["rules"].append("%s:%g" % (kind, limit) if limit is not None else kind)
+        if kind == "regression":
+            for c in rep["comparisons"]:
+                ch = c["change_pct"]
+                if c["verdict"] == "regressed" and (ch is None or abs(ch) > (limit or 0)):
+                    res["triggered"].append("regression %s %s on %s: %s"
+                                            % (c["case"], c["metric"], c["run"],
+                                               "%+.1f%%" % ch if ch is not None else "n/a"))
+        elif kind == "failure":
+            base = rep.get("baseline")
+            for c in rep["correctness"]:
+                if c["run"] != base:
+                    res["triggered"].append("%s %s on %s" % (c["status"], c["case"], c["run"]))
+    return res

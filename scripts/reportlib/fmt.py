@@ -1,0 +1,75 @@
+"""Number and table formatting shared by the Markdown and HTML renderers."""
+
+import math
+
+
+def num(x, unit=""):
+    """A value in at most 4 significant digits; ns latencies get a time unit."""
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if unit == "ns":
+        for div, u in ((1e9, "s"), (1e6, "ms"), (1e3, "us")):
+            if abs(x) >= div:
+                return "%.4g%s" % (x / div, u)
+        return "%.4gns" % x
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e6 or abs(x) < 1e-3:
+        return "%.3e" % x
+    return "%.4g" % x
+
+
+def change(x):
+    if x is None:
+        return "-"
+    if isinstance(x, str):  # "inf" / "-inf" after JSON clean-up
+        return ("+" if not x.startswith("-") else "-") + "inf%"
+    if math.isinf(x):
+        return "+inf%" if x > 0 else "-inf%"
+    return "%+.1f%%" % x
+
+
+def ci(c):
+    r = c.get("ci_pct")
+    if not r:
+        return "-"
+    return "[%+.1f,%+.1f]" % (r[0], r[1])
+
+
+def pval(p):
+    if p is None:
+        return "-"
+    return "%.3f" % p if p >= 0.001 else "<0.001"
+
+
+def cvs(c):
+    def one(v):
+        return "-" if v is None else "%.1f%%" % (v * 100)
+    if c["kind"] != "metric":
+        return "-"
+    return "%s/%s" % (one(c.get("cv_base")), one(c.get("cv_new")))
+
+
+def arrow(direction):
+    return {"higher": "(higher better)", "lower": "(lower better)"}.get(direction, "(info)")
+
+
+def text_table(headers, rows, align=None):
+    """Plain fixed-width table; align is a string of 'l'/'r' per column."""
+    cols = len(headers)
+    align = align or "l" * cols
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, v in enumerate(r):
+            widths[i] = max(widths[i], len(str(v)))
+
+    def line(vals):
+        out = []
+        for i, v in enumerate(vals):
+            v = str(v)
+            out.append(v.rjust(widths[i]) if align[i] == "r" else v.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+    sep = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), sep] + [line(r) for r in rows])

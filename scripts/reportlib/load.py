@@ -1,0 +1,254 @@
+"""Reading results folders (docs/results.md, schema version 1).
+
+Every problem is recorded against the file it was found in and the run is
+kept with whatever was readable: a truncated results.jsonl keeps its complete
+lines and marks the run incomplete; a foreign schema major version refuses
+that file (or that record) only.  Nothing here raises on bad input.
+"""
+
+import json
+import math
+import os
+import re
+
+KNOWN_MAJOR = {"faultline.run": 1, "faultline.record": 1}
+STATUSES = ("pass", "fail", "skip", "error")
+
+
+def schema_problem(obj, kind):
+    """None if obj['schema'] is kind/<known major>[.minor], else the problem."""
+    s = obj.get("schema") if isinstance(obj, dict) else None
+    if not isinstance(s, str):
+        return "no \"schema\" field (expected %s/%d)" % (kind, KNOWN_MAJOR[kind])
+    m = re.fullmatch(r"([\w.-]+)/(\d+)(?:\.\d+)*", s)
+    if not m or m.group(1) != kind:
+        return "schema %r is not %s" % (s, kind)
+    if int(m.group(2)) != KNOWN_MAJOR[kind]:
+        return ("unknown schema major version %s in %r (this report reads %s/%d)"
+                % (m.group(2), s, kind, KNOWN_MAJOR[kind]))
+    return None
+
+
+def case_key(rec):
+    params = rec.get("params") or {}
+    return (str(rec.get("workload")), str(rec.get("backing")),
+            json.dumps(params, sort_keys=True, separators=(",", ":")))
+
+
+def case_name(rec):
+    if isinstance(rec.get("case"), str) and rec["case"]:
+        return rec["case"]
+    params = rec.get("params") or {}
+    p = ",".join("%s=%s" % (k, params[k]) for k in sorted(params))
+    return "%s/%s/%s" % (rec.get("workload"), rec.get("backing"), p)
+
+
+def _numbers(xs):
+    if not isinstance(xs, list):
+        return []
+    return [float(x) for x in xs
+            if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)]
+
+
+class Run:
+    def __init__(self, path):
+        self.path = path
+        self.name = os.path.basename(os.path.normpath(path)) or path
+        self.label = self.name
+        self.meta = None          # run.json, when readable and of a known schema
+        self.records = {}         # case key -> record
+        self.order = []           # case keys in file order
+        self.problems = []        # (file, problem)
+        self.complete = True
+        self.usable = True        # False: nothing of this run can be compared
+        self.lines = 0
+
+    def problem(self, fname, text):
+        self.problems.append((fname, text))
+
+    @property
+    def env(self):
+        return (self.meta or {}).get("env") or {}
+
+    @property
+    def kernel(self):
+        k = self.env.get("kernel") or {}
+        return k.get("release")
+
+    @property
+    def accel(self):
+        v = self.env.get("virt") or {}
+        return v.get("accel")
+
+    def describe(self):
+        m = self.meta or {}
+        return {
+            "label": self.label, "path": self.path, "run_id": m.get("run_id"),
+            "kernel": self.kernel, "host": self.env.get("hostname"),
+            "accel": self.accel, "start": m.get("start"), "end": m.get("end"),
+            "faultline_version": m.get("faultline_version"),
+            "complete": self.complete, "records": len(self.records),
+            "usable": self.usable,
+            "problems": ["%s: %s" % p for p in self.problems],
+        }
+
+
+def _load_meta(run):
+    fname = os.path.join(run.path, "run.json")
+    if not os.path.exists(fname):
+        run.problem(fname, "missing: environment unknown, records still compared")
+        return
+    try:
+        with open(fname, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, UnicodeDecodeError) as e:
+        run.problem(fname, "unreadable: %s" % e)
+        return
+    except json.JSONDecodeError as e:
+        run.problem(fname, "not valid JSON (%s): environment unknown" % e)
+        run.complete = False
+        return
+    if not isinstance(meta, dict):
+        run.problem(fname, "not a JSON object")
+        return
+    bad = schema_problem(meta, "faultline.run")
+    if bad:
+        run.problem(fname, bad + ": run refused")
+        run.usable = False
+        return
+    run.meta = meta
+    if meta.get("complete") is False or not meta.get("end"):
+        run.complete = False
+        why = "\"complete\": false" if meta.get("complete") is False else "no \"end\""
+        run.problem(fname, "run incomplete (%s): interrupted or still running" % why)
+
+
+def _check_record(rec):
+    if not isinstance(rec, dict):
+        return "not a JSON object"
+    bad = schema_problem(rec, "faultline.record")
+    if bad:
+        return bad
+    for field in ("workload", "backing", "status"):
+        if not isinstance(rec.get(field), str):
+            return "no %r" % field
+    if rec["status"] not in STATUSES:
+        return "unknown status %r" % rec["status"]
+    if rec.get("params") is not None and not isinstance(rec.get("params"), dict):
+        return "\"params\" is not an object"
+    return None
+
+
+def _normalise(rec):
+    metrics = {}
+    for name, m in (rec.get("metrics") or {}).items():
+        if not isinstance(m, dict):
+            continue
+        samples = _numbers(m.get("samples"))
+        if not samples and isinstance(m.get("median"), (int, float)):
+            samples = [float(m["median"])]
+        d = m.get("direction")
+        metrics[name] = {"unit": m.get("unit") or "",
+                         "direction": d if d in ("higher", "lower", "info") else "info",
+                         "samples": samples}
+    rec["metrics"] = metrics
+    lat = {}
+    for name, h in (rec.get("latency") or {}).items():
+        if isinstance(h, dict) and isinstance(h.get("buckets"), list):
+            rows = [b for b in h["buckets"]
+                    if isinstance(b, list) and len(b) == 3
+                    and all(isinstance(x, (int, float)) for x in b)]
+            lat[name] = dict(h, buckets=rows)
+    rec["latency"] = lat
+    if not isinstance(rec.get("details"), dict):
+        rec["details"] = {}
+    return rec
+
+
+def _load_records(run):
+    fname = os.path.join(run.path, "results.jsonl")
+    if not os.path.exists(fname):
+        run.problem(fname, "missing: no results to compare")
+        return
+    try:
+        with open(fname, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        run.problem(fname, "unreadable: %s" % e)
+        return
+    lines = data.split(b"\n")
+    last = len(lines) - 1  # index of the text after the final newline
+    refused = {}
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        lineno = i + 1
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            if i == last:
+                run.problem(fname, "line %d truncated (the run was killed?): "
+                                   "%d complete records kept, run marked incomplete"
+                            % (lineno, len(run.records)))
+                run.complete = False
+            else:
+                run.problem(fname, "line %d: not valid JSON (%s), skipped"
+                            % (lineno, str(e).split(":")[0]))
+            continue
+        bad = _check_record(rec)
+        if bad:
+            # one message per kind of problem, not one per line
+            refused.setdefault(bad, []).append(lineno)
+            continue
+        rec = _normalise(rec)
+        key = case_key(rec)
+        if key in run.records:
+            run.problem(fname, "line %d: case %s appears again; the later record is used"
+                        % (lineno, case_name(rec)))
+        else:
+            run.order.append(key)
+        run.records[key] = rec
+        run.lines += 1
+    for bad, nums in refused.items():
+        where = ", ".join(str(n) for n in nums[:5]) + (", ..." if len(nums) > 5 else "")
+        run.problem(fname, "%d record(s) refused (line %s): %s" % (len(nums), where, bad))
+    if not run.records:
+        run.problem(fname, "no usable records (empty run)")
+
+
+def load_run(path):
+    run = Run(path)
+    if not os.path.exists(path):
+        run.problem(path, "no such directory")
+        run.usable = False
+        return run
+    if not os.path.isdir(path):
+        run.problem(path, "not a directory (expected a results folder with run.json "
+                          "and results.jsonl)")
+        run.usable = False
+        return run
+    _load_meta(run)
+    if not run.usable:
+        return run
+    _load_records(run)
+    if not run.records:
+        run.usable = False
+    return run
+
+
+def assign_labels(runs, labels=None):
+    """Short column labels: the given ones, else kernel releases when they
+    tell the runs apart, else the folder names; made unique with #N."""
+    if labels:
+        for r, l in zip(runs, labels):
+            r.label = l
+    else:
+        kernels = [r.kernel for r in runs]
+        use_kernel = all(kernels) and len(set(kernels)) == len(kernels)
+        for r in runs:
+            r.label = r.kernel if use_kernel else r.name
+    seen = {}
+    for i, r in enumerate(runs):
+        if r.label in seen:
+            r.label = "%s#%d" % (r.label, i)
+        seen[r.label] = i

@@ -1,0 +1,200 @@
+"""report.md: plain-text tables for a mailing list (LKP / compare-kernels style).
+
+Order: input problems and loud warnings, environment differences, then
+correctness (fail / error / hung with the kernel excerpt), regressions,
+improvements, status and behaviour changes, and the rest.
+"""
+
+from . import fmt
+
+CMP_HEAD = ["verdict", "base", "+-cv", "new", "+-cv", "%change", "95% CI", "p", "n",
+            "metric", "case"]
+CMP_ALIGN = "lrrrrrrrrll"
+
+
+def cmp_rows(cs):
+    rows = []
+    for c in cs:
+        cvb = "-" if c.get("cv_base") is None else "%.1f%%" % (c["cv_base"] * 100)
+        cvn = "-" if c.get("cv_new") is None else "%.1f%%" % (c["cv_new"] * 100)
+        rows.append([c["verdict"].upper() if c["verdict"] in ("regressed", "improved")
+                     else c["verdict"],
+                     fmt.num(c["base"], c["unit"]), cvb, fmt.num(c["new"], c["unit"]), cvn,
+                     fmt.change(c["change_pct"]), fmt.ci(c), fmt.pval(c["p"]),
+                     "%s/%s" % (c["n_base"], c["n_new"]),
+                     "%s %s" % (c["metric"], c["unit"] if c["unit"] != "ns" else ""),
+                     c["case"]])
+    return rows
+
+
+def _notes(cs):
+    out = []
+    for c in cs:
+        notes = [n for n in c["notes"] if not n.startswith("CI from resampling")]
+        if notes:
+            out.append("  %s %s: %s" % (c["case"], c["metric"], "; ".join(notes)))
+    return out
+
+
+def render(rep):
+    L = []
+    w = L.append
+    st = rep["settings"]
+    w("faultline report")
+    w("================")
+    w("")
+    w("generated %s; baseline: %s" % (rep["generated"], rep.get("baseline", "-")))
+    w("")
+    w(fmt.text_table(
+        ["run", "kernel", "host", "accel", "start", "records", "complete", "folder"],
+        [[("*" if r["baseline"] else " ") + r["label"], r["kernel"] or "?", r["host"] or "?",
+          r["accel"] or "?", r["start"] or "?", r["records"],
+          "yes" if r["complete"] else "NO", r["path"]] for r in rep["runs"]]))
+    w("")
+    if rep["problems"]:
+        w("Input problems")
+        w("--------------")
+        for p in rep["problems"]:
+            w("  %s: %s" % (p["file"], p["problem"]))
+        w("")
+    for warning in rep["warnings"]:
+        bar = "!" * 78
+        w(bar)
+        w("!!! WARNING: " + warning)
+        w(bar)
+        w("")
+    if "columns" not in rep:
+        w("No usable run: nothing to compare.")
+        return "\n".join(L) + "\n"
+
+    cols = rep["columns"]
+    env = rep["env"]
+    w("Environment differences")
+    w("-----------------------")
+    if env["differs"]:
+        w(fmt.text_table(["setting"] + cols,
+                         [[d["key"]] + [_short(v) for v in d["values"]] for d in env["differs"]]))
+    else:
+        w("  none")
+    w("  (%d settings identical%s)" % (
+        env["same_count"],
+        "; " + ", ".join("%s=%s" % kv for kv in env["same"].items()) if env["same"] else ""))
+    w("")
+
+    w("Correctness: fail / error / hung")
+    w("--------------------------------")
+    if not rep["correctness"]:
+        w("  none")
+    for c in rep["correctness"]:
+        w("  %-5s %s on %s: %s" % (c["status"].upper(), c["case"], c["run"], c["reason"]))
+        for k, v in c["details"].items():
+            w("        %s: %s" % (k, v))
+        for line in c["kernel_log"]:
+            w("        | " + line)
+    w("")
+
+    w("Summary (baseline %s; alpha %g, min change %g%%, latency min change %g%%, "
+      "cv threshold %g%%, CI %s)" % (rep["baseline"], st["alpha"], st["min_change"],
+                                     st["latency_min_change"], st["cv_threshold"] * 100,
+                                     "Hodges-Lehmann" if st["ci"] == "hl" else "bootstrap"))
+    w("-" * 20)
+    if rep["summary"]:
+        w(fmt.text_table(["run", "compared", "regressed", "improved", "noisy", "unchanged",
+                          "info", "tests", "expected false +"],
+                         [[s["run"], s["compared"], s["regressed"], s["improved"], s["noisy"],
+                           s["unchanged"], s["info"], s["tests"],
+                           "~%g" % s["expected_false_positives"]] for s in rep["summary"]],
+                         "lrrrrrrrr"))
+        w("  (expected false +: tests x alpha, the number of p < alpha results chance alone "
+          "gives if nothing changed; --min-change filters most of them)")
+    else:
+        w("  one run only: nothing compared")
+    w("")
+
+    cmps = rep["comparisons"]
+    for title, verdict in (("Regressions", "regressed"), ("Improvements", "improved")):
+        cs = [c for c in cmps if c["verdict"] == verdict]
+        w(title)
+        w("-" * len(title))
+        if not cs:
+            w("  none")
+        else:
+            for run in cols[1:]:
+                rc = [c for c in cs if c["run"] == run]
+                if rc:
+                    w("%s vs %s:" % (run, rep["baseline"]))
+                    w(fmt.text_table(CMP_HEAD, cmp_rows(rc), CMP_ALIGN))
+            w("\n".join(_notes(cs)))
+        w("")
+
+    if rep["status_changes"]:
+        w("Status differs between runs")
+        w("---------------------------")
+        w(fmt.text_table(["case"] + cols,
+                         [[s["case"]] + [v or "(absent)" for v in s["values"]]
+                          for s in rep["status_changes"]]))
+        w("")
+    if rep["unmatched"]:
+        w("Unmatched cases (not in every run)")
+        w("----------------------------------")
+        w(fmt.text_table(["case", "present in", "missing in"],
+                         [[u["case"], ", ".join(u["present"]), ", ".join(u["missing"])]
+                          for u in rep["unmatched"]]))
+        w("")
+    if rep["behaviour"]:
+        w("Behaviour per run (details behaviour*/observed* and skip reasons)")
+        w("-----------------------------------------------------------------")
+        w(fmt.text_table(["", "case", "observed"] + cols,
+                         [["*" if b["differs"] else " ", b["case"], b["key"]]
+                          + [_short(v, 60) for v in b["values"]] for b in rep["behaviour"]]))
+        w("  (* = differs between runs)")
+        w("")
+
+    w("All comparisons (the rest)")
+    w("--------------------------")
+    rest = [c for c in cmps if c["verdict"] not in ("regressed", "improved")]
+    for run in cols[1:]:
+        rc = [c for c in rest if c["run"] == run]
+        if rc:
+            w("%s vs %s:" % (run, rep["baseline"]))
+            w(fmt.text_table(CMP_HEAD, cmp_rows(rc), CMP_ALIGN))
+            notes = _notes([c for c in rc if c["verdict"] == "noisy"])
+            if notes:
+                w("noisy:")
+                w("\n".join(notes))
+            w("")
+    if not rest:
+        w("  none")
+        w("")
+    w("Method")
+    w("------")
+    w(method_text(st))
+    return "\n".join(L) + "\n"
+
+
+def method_text(st):
+    ci = ("Hodges-Lehmann shift with its exact distribution-free interval"
+          if st["ci"] == "hl" else
+          "seeded percentile bootstrap of the difference of medians (seed %d, %d resamples)"
+          % (st["seed"], st["resamples"]))
+    return "\n".join([
+        "  Metrics: median of the per-repetition samples; %change = (new - base) / base;",
+        "  95%% CI of the difference as %% of the baseline median: %s;" % ci,
+        "  p: two-sided Mann-Whitney U (exact when small and tie-free).",
+        "  regressed/improved: p < %g and |%%change| >= %g%%, in the metric's own direction;"
+        % (st["alpha"], st["min_change"]),
+        "  noisy: too few repetitions for p < %g to be possible, or not significant with"
+        % st["alpha"],
+        "  cv > %g%% or |%%change| >= %g%%; unchanged otherwise."
+        % (st["cv_threshold"] * 100, st["min_change"]),
+        "  Latency: percentiles of the merged histogram rebuilt from its buckets; CI from a",
+        "  seeded multinomial bootstrap of each run's histogram (sampling error only: one",
+        "  histogram per run says nothing about run-to-run variation); verdict needs the CI",
+        "  to exclude 0 and |%%change| >= %g%%; a percentile needs >= 10 samples above it."
+        % st["latency_min_change"],
+    ])
+
+
+def _short(v, width=40):
+    s = "-" if v is None else str(v)
+    return s if len(s) <= width else s[:width - 3] + "..."
