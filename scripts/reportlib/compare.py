@@ -5,7 +5,8 @@ HTML renderers only format it.
 
 Verdict of one metric, baseline vs run (direction from the metric itself):
   too few repetitions for the exact U test to reach alpha   -> noisy (says how many)
-  p < alpha and |%change| >= min-change                     -> regressed / improved
+  p < alpha and the CI wholly beyond +-min-change           -> regressed / improved
+  p < alpha, |%change| >= min-change, CI reaching inside it -> noisy (more repetitions)
   not significant, cv above threshold or |%change| large    -> noisy
   otherwise                                                 -> unchanged
 Latency percentiles use a bootstrap over the histogram instead of the U test
@@ -108,11 +109,21 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys):
     cvs = [v for v in (c["cv_base"], c["cv_new"]) if v is not None]
     high_cv = bool(cvs) and max(cvs) > st.cv_threshold
     worse = _worse(direction, (c["new"] or 0) - (c["base"] or 0))
-    if sig and big and worse:
+    ci = c["ci_pct"]
+    if ci:
+        # the whole interval beyond the smallest change that matters, on one side
+        beyond = ci[0] >= st.min_change or ci[1] <= -st.min_change
+    else:
+        beyond = sig  # baseline median 0: no percentage scale
+    if sig and big and beyond and worse:
         c["verdict"] = "regressed" if worse > 0 else "improved"
         if high_cv:
             c["notes"].append("cv %.1f%% above %.1f%%, but the shift is significant"
                               % (max(cvs) * 100, st.cv_threshold * 100))
+    elif sig and big:
+        c["verdict"] = "noisy"
+        c["notes"].append("%+.1f%% (p=%.2g) but the CI reaches inside +-%g%%: "
+                          "more repetitions needed" % (change, c["p"], st.min_change))
     elif not sig and (high_cv or big):
         c["verdict"] = "noisy"
         if high_cv:
@@ -165,15 +176,14 @@ def compare_latency(name, hb, hn, st, seed_keys):
             c["ci_conf"] = 1 - st.alpha
             sig = lo > 0 or hi < 0
             change = c["change_pct"]
-            if sig and abs(change) >= st.latency_min_change:
+            beyond = lo >= st.latency_min_change or hi <= -st.latency_min_change
+            if sig and beyond:
                 c["verdict"] = "regressed" if change > 0 else "improved"
             else:
                 c["verdict"] = "unchanged"
                 if sig:
                     c["notes"].append("outside sampling error but below "
                                       "--latency-min-change %g%%" % st.latency_min_change)
-            c["notes"].append("CI from resampling one histogram per run: sampling error "
-                              "only, run-to-run variation not included")
         out.append(c)
     return out
 

@@ -10,7 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from . import stats  # noqa: E402
+from . import fmt, stats  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 matplotlib.rcParams["svg.fonttype"] = "none"   # text stays text: smaller, selectable
 matplotlib.rcParams["svg.hashsalt"] = "faultline"  # deterministic ids
@@ -24,7 +25,7 @@ def _nines(p):
 
 def percentile_svg(title, series):
     """series: [(label, latency dict from a record)].  None if nothing to draw."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    fig, ax = plt.subplots(figsize=(6.2, 3.2))
     top = 0.0
     drawn = 0
     for label, h in series:
@@ -47,8 +48,12 @@ def percentile_svg(title, series):
     ax.set_xticklabels(["0" if t == 0 else ("%.*f" % (max(t - 2, 0), 100 - 10 ** (2 - t)))
                         for t in ticks])
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.num(v, "ns")))
+    ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: fmt.num(v, "ns") if str(round(v / 10 ** math.floor(math.log10(v))))
+        in ("2", "5") else ""))
     ax.set_xlabel("percentile")
-    ax.set_ylabel("latency (ns)")
+    ax.set_ylabel("latency")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")

@@ -181,16 +181,17 @@ def method_text(st):
         "  Metrics: median of the per-repetition samples; %change = (new - base) / base;",
         "  95%% CI of the difference as %% of the baseline median: %s;" % ci,
         "  p: two-sided Mann-Whitney U (exact when small and tie-free).",
-        "  regressed/improved: p < %g and |%%change| >= %g%%, in the metric's own direction;"
+        "  regressed/improved: p < %g and the whole CI beyond +-%g%%, in the metric's own"
         % (st["alpha"], st["min_change"]),
-        "  noisy: too few repetitions for p < %g to be possible, or not significant with"
+        "  direction; noisy: too few repetitions for p < %g to be possible, or a change"
         % st["alpha"],
-        "  cv > %g%% or |%%change| >= %g%%; unchanged otherwise."
-        % (st["cv_threshold"] * 100, st["min_change"]),
+        "  >= %g%% that is not significant or whose CI reaches inside +-%g%%, or cv > %g%%;"
+        % (st["min_change"], st["min_change"], st["cv_threshold"] * 100),
+        "  unchanged otherwise.",
         "  Latency: percentiles of the merged histogram rebuilt from its buckets; CI from a",
         "  seeded multinomial bootstrap of each run's histogram (sampling error only: one",
-        "  histogram per run says nothing about run-to-run variation); verdict needs the CI",
-        "  to exclude 0 and |%%change| >= %g%%; a percentile needs >= 10 samples above it."
+        "  histogram per run says nothing about run-to-run variation); verdict needs the",
+        "  whole CI beyond +-%g%%; a percentile needs >= 10 samples above it."
         % st["latency_min_change"],
     ])
 

@@ -237,4 +237,4 @@ def tail_samples_needed(p, tail=10):
     below that the percentile is an extreme order statistic, not an estimate."""
     if p >= 100:
         return None
-    return int(math.ceil(tail / (1.0 - p / 100.0) - 1e-9))
+    return int(math.ceil(round(tail / (1.0 - p / 100.0), 6)))

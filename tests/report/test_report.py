@@ -1,0 +1,430 @@
+"""Tests of scripts/report (issue 7).
+
+Run from the repository root:
+    /usr/bin/python3 -m unittest discover -s tests/report
+
+The CLI tests run scripts/report as a subprocess (its shebang is Debian's
+/usr/bin/python3, which has python3-scipy); the statistics tests import
+reportlib and skip, saying why, under an interpreter without scipy.
+
+Set FAULTLINE_AA_RUNS=DIR1,DIR2 to run the A/A check on real results folders
+(two runs of the same suite, same kernel and settings).
+"""
+
+import itertools
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+REPORT = os.path.join(ROOT, "scripts", "report")
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+import fixtures as F  # noqa: E402
+
+try:
+    from reportlib import stats  # noqa: E402
+    from scipy.stats import mannwhitneyu  # noqa: E402
+    NO_SCIPY = None
+except ImportError as exc:
+    NO_SCIPY = "%s under %s: run with /usr/bin/python3 (python3-scipy)" % (exc, sys.executable)
+
+
+def report(*args):
+    """Run scripts/report; returns (rc, stdout, stderr)."""
+    p = subprocess.run([REPORT] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+class Tmp(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="fl-report-test-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def path(self, *p):
+        return os.path.join(self.tmp, *p)
+
+    def run_report(self, dirs, *extra, expect=0):
+        out = self.path("out-%d" % len(os.listdir(self.tmp)))
+        rc, so, se = report(*dirs, "--out", out, *extra)
+        self.assertEqual(rc, expect, "exit %d, stderr:\n%s" % (rc, se))
+        with open(os.path.join(out, "report.json")) as f:
+            rep = json.load(f)
+        with open(os.path.join(out, "report.md")) as f:
+            md = f.read()
+        return rep, md, out, se
+
+    def verdicts(self, rep, run=None):
+        return [c for c in rep["comparisons"] if run is None or c["run"] == run]
+
+
+@unittest.skipIf(NO_SCIPY, NO_SCIPY)
+class TestStats(unittest.TestCase):
+    def test_min_reps_for_mann_whitney_computed_from_exact_test(self):
+        # the smallest exact two-sided p is that of fully separated samples
+        for m, n in [(2, 2), (3, 3), (3, 5), (4, 4), (5, 5)]:
+            p = mannwhitneyu(list(range(m)), list(range(10, 10 + n)),
+                             alternative="two-sided", method="exact").pvalue
+            self.assertAlmostEqual(stats.min_p_exact(m, n), p, places=12)
+        k = stats.reps_needed(0.05)
+        self.assertLess(stats.min_p_exact(k, k), 0.05)
+        self.assertGreaterEqual(stats.min_p_exact(k - 1, k - 1), 0.05)
+        self.assertEqual(k, 4)  # the known answer for alpha = 0.05
+
+    def test_u_null_distribution_matches_enumeration(self):
+        m, n = 3, 4
+        counts = stats._u_null_counts(m, n)
+        brute = [0] * (m * n + 1)
+        for xs in itertools.combinations(range(m + n), m):
+            ys = [v for v in range(m + n) if v not in xs]
+            brute[sum(1 for x in xs for y in ys if x > y)] += 1
+        self.assertEqual(counts, brute)
+
+    def test_hodges_lehmann_interval_inverts_the_exact_test(self):
+        rng = random.Random(7)
+        for m, n in [(5, 5), (6, 8), (10, 10)]:
+            base = [rng.gauss(100, 3) for _ in range(m)]
+            new = [rng.gauss(104, 3) for _ in range(n)]
+            est, lo, hi, conf = stats.hodges_lehmann(base, new, 0.05)
+            self.assertTrue(lo <= est <= hi)
+            self.assertGreaterEqual(conf, 0.95)
+
+            def p(shift):
+                return mannwhitneyu([y - shift for y in new], base, alternative="two-sided",
+                                    method="exact").pvalue
+            eps = 1e-6
+            self.assertGreaterEqual(p(lo + eps), 0.05)
+            self.assertGreaterEqual(p(hi - eps), 0.05)
+            self.assertLess(p(lo - eps), 0.05)
+            self.assertLess(p(hi + eps), 0.05)
+
+    def test_histogram_percentiles_within_bucket_error(self):
+        rng = random.Random(3)
+        vals = sorted(int(5000 * math.exp(rng.gauss(0, 0.6))) for _ in range(50000))
+        h = F.histogram(vals)
+        hist = stats.Hist(h["buckets"], h["overflow"], h["min"], h["max"])
+        for p in (50, 90, 99, 99.9):
+            ref = vals[math.ceil(p / 100 * len(vals)) - 1]
+            self.assertLess(abs(hist.percentile(p) - ref) / ref, 1 / 128.0, p)
+
+    def test_overflow_ranks_above_every_bucket(self):
+        h = F.histogram([1000] * 98 + [2 ** 41] * 2)
+        hist = stats.Hist(h["buckets"], h["overflow"], h["min"], h["max"])
+        self.assertEqual(hist.total, 100)
+        self.assertLess(hist.percentile(98), 1100)
+        self.assertEqual(hist.percentile(99), stats.HIST_LIMIT_NS)
+
+    def test_bootstrap_is_seeded(self):
+        a, b = [1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 3.0, 4.0, 5.0, 7.0]
+        s = stats.stable_seed(1, "case", "metric")
+        self.assertEqual(stats.bootstrap_median_diff(a, b, 0.05, s),
+                         stats.bootstrap_median_diff(a, b, 0.05, s))
+
+
+class TestComparisons(Tmp):
+    def test_aa_no_false_regressions(self):
+        """Check 1 on synthetic data: A/A pairs of runs drawn from the same
+        distributions; no regression and a false-positive rate <= alpha."""
+        flagged = total = 0
+        for i in range(3):
+            a = F.suite(self.path("a%d" % i), "a%d" % i, 100 + i, cv=0.02)
+            b = F.suite(self.path("b%d" % i), "b%d" % i, 200 + i, cv=0.02)
+            rep, md, _, _ = self.run_report([a, b], "--no-html")
+            cs = [c for c in rep["comparisons"] if c["verdict"] != "info"]
+            self.assertGreaterEqual(len(cs), 20)
+            total += len(cs)
+            flagged += len([c for c in cs if c["verdict"] in ("regressed", "improved")])
+            self.assertEqual([c for c in cs if c["verdict"] == "regressed"], [])
+        rate = flagged / total
+        sys.stderr.write("\nA/A synthetic: %d of %d metrics flagged (%.1f%%)\n"
+                         % (flagged, total, 100 * rate))
+        self.assertLessEqual(rate, 0.05)
+
+    def test_ab_thp_disabled_regresses_thp_only(self):
+        """Check 2 on synthetic data: THP throughput at 60% in the second run."""
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, thp_factor=0.6, env_kw={"thp": "never"})
+        rep, md, _, _ = self.run_report([a, b], "--no-html")
+        for c in rep["comparisons"]:
+            if c["verdict"] == "info":
+                continue
+            if "/thp/" in c["case"]:
+                self.assertEqual(c["verdict"], "regressed", c)
+            elif "/anon-4k/" in c["case"]:
+                self.assertNotIn(c["verdict"], ("regressed", "improved"), c)
+        self.assertIn("thp.enabled", md)
+        self.assertLess(md.index("Regressions"), md.index("All comparisons"))
+
+    def test_improvement_direction(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, thp_factor=1.5)
+        rep, _, _, _ = self.run_report([a, b], "--no-html")
+        thp = [c for c in rep["comparisons"] if "/thp/" in c["case"] and c["verdict"] != "info"]
+        self.assertTrue(thp)
+        self.assertTrue(all(c["verdict"] == "improved" for c in thp), thp)
+        lower = [c for c in thp if c["direction"] == "lower"]
+        self.assertTrue(lower and all(c["change_pct"] < 0 for c in lower))
+
+    def test_too_few_repetitions_says_how_many(self):
+        a = F.suite(self.path("a"), "a", 1, repeat=3)
+        b = F.suite(self.path("b"), "b", 2, repeat=3, thp_factor=0.5)
+        rep, md, _, _ = self.run_report([a, b], "--no-html")
+        metric = [c for c in rep["comparisons"] if c["kind"] == "metric"
+                  and c["verdict"] != "info"]
+        self.assertTrue(all(c["verdict"] == "noisy" for c in metric))
+        self.assertIn("needs >=4 per side", md)
+
+    def test_noisy_when_cv_high(self):
+        a = F.suite(self.path("a"), "a", 1, cv=0.15)
+        b = F.suite(self.path("b"), "b", 2, cv=0.15)
+        rep, _, _, _ = self.run_report([a, b], "--no-html")
+        noisy = [c for c in rep["comparisons"] if c["verdict"] == "noisy"]
+        self.assertTrue(noisy)
+        self.assertTrue(any("cv" in n for c in noisy for n in c["notes"]))
+
+    def test_latency_tail_needs_samples(self):
+        a = F.suite(self.path("a"), "a", 1, latency_n=500)
+        b = F.suite(self.path("b"), "b", 2, latency_n=500)
+        rep, _, _, _ = self.run_report([a, b], "--no-html")
+        p999 = [c for c in rep["comparisons"] if c["stat"] == "p99.9"]
+        self.assertTrue(p999)
+        for c in p999:
+            self.assertEqual(c["verdict"], "noisy")
+            self.assertIn("needs >=10000", " ".join(c["notes"]))
+
+    def test_bootstrap_reruns_identical(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, thp_factor=0.9)
+        r1, md1, _, _ = self.run_report([a, b], "--no-html", "--ci", "bootstrap")
+        r2, md2, _, _ = self.run_report([a, b], "--no-html", "--ci", "bootstrap")
+        r1.pop("generated")
+        r2.pop("generated")
+        self.assertEqual(r1, r2)
+
+    def test_correctness_first_with_kernel_log(self):
+        oops = ["BUG: unable to handle page fault for address: 0000000000000008",
+                "RIP: 0010:follow_trans_huge_pmd+0x3c/0x1d0"]
+        extra = [
+            F.record("b", 90, "dax-populate", "fsdax", {"mode": "map-populate"},
+                     status="error", reason="kernel oops during case", kernel_log=oops),
+            F.record("b", 91, "cow-pin", "thp", {"scenario": "fork-after-pin"},
+                     status="fail", reason="child saw parent data at offset 0x1000",
+                     details={"offsets": "0x1000-0x2000"}),
+            F.record("b", 92, "dax-populate", "fsdax", {"mode": "va-2m+2"}, status="error",
+                     reason="guest stopped answering; killed after 600 s", hung=True),
+        ]
+        base = [F.record("a", 90, "dax-populate", "fsdax", {"mode": "map-populate"}),
+                F.record("a", 91, "cow-pin", "thp", {"scenario": "fork-after-pin"}),
+                F.record("a", 92, "dax-populate", "fsdax", {"mode": "va-2m+2"})]
+        a = F.suite(self.path("a"), "a", 1, extra=base)
+        b = F.suite(self.path("b"), "b", 2, extra=extra, thp_factor=0.5)
+        rep, md, _, _ = self.run_report([a, b], "--no-html")
+        self.assertEqual([c["status"] for c in rep["correctness"]], ["hung", "error", "fail"])
+        i = md.index("Correctness")
+        self.assertLess(i, md.index("Regressions"))
+        self.assertIn("follow_trans_huge_pmd", md[i:md.index("Regressions")])
+        self.assertIn("0x1000-0x2000", md)
+        rc, _, se = report(a, b, "--out", self.path("o"), "--no-html", "--fail-on", "failure")
+        self.assertEqual(rc, 1, se)
+
+    def test_fail_on_regression_threshold(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, thp_factor=0.8)  # about -20% on THP
+        _, _, _, se = self.run_report([a, b], "--no-html", "--fail-on", "regression:10",
+                                      expect=1)
+        self.assertIn("regression populate/thp", se)
+        self.run_report([a, b], "--no-html", "--fail-on", "regression:50", expect=0)
+        self.run_report([a, b], "--no-html", "--fail-on", "regression", expect=1)
+        self.run_report([a, a], "--no-html", "--fail-on", "regression", expect=0)
+
+    def test_baseline_selection(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, thp_factor=0.6)
+        rep, _, _, _ = self.run_report([a, b], "--no-html", "--baseline", "b")
+        self.assertEqual(rep["baseline"], "b")
+        thp = [c for c in rep["comparisons"] if "/thp/" in c["case"] and c["verdict"] != "info"]
+        self.assertTrue(all(c["verdict"] == "improved" for c in thp))
+
+    def test_env_diff_tcg_warning_and_labels(self):
+        a = F.suite(self.path("a"), "a", 1, env_kw={"kernel": "6.1.0-30-amd64",
+                                                      "accel": "none", "hypervisor": "none"})
+        b = F.suite(self.path("b"), "b", 2, env_kw={
+            "kernel": "6.12.9-amd64", "accel": "tcg", "hypervisor": "qemu",
+            "config": {"CONFIG_DEVICE_PRIVATE": "y"}})
+        rep, md, out, _ = self.run_report([a, b])
+        self.assertEqual(rep["columns"], ["6.1.0-30-amd64", "6.12.9-amd64"])
+        self.assertIn("TCG vs NATIVE", md)
+        self.assertLess(md.index("TCG vs NATIVE"), md.index("Environment differences"))
+        keys = [d["key"] for d in rep["env"]["differs"]]
+        for k in ("kernel.release", "virt.accel", "kernel.config.CONFIG_DEVICE_PRIVATE"):
+            self.assertIn(k, keys)
+        with open(os.path.join(out, "report.html")) as f:
+            self.assertIn("TCG vs NATIVE", f.read())
+
+    def test_behaviour_tables_and_unmatched(self):
+        def recs(run, pin, skip):
+            r = [F.record(run, 50, "dax-gup", "fsdax", {"entry": "io_uring"},
+                          details={"observed_longterm_pin": pin, "verified": "x"}),
+                 F.record(run, 51, "device-migrate", "anon-4k", {},
+                          status="skip" if skip else "pass",
+                          reason=skip or "")]
+            if run == "b":
+                r.append(F.record(run, 52, "gup-user", "anon-4k", {"entry": "vmsplice"}))
+            return r
+        a = F.suite(self.path("a"), "a", 1, extra=recs("a", "EOPNOTSUPP",
+                                                       "needs CONFIG_DEVICE_PRIVATE"))
+        b = F.suite(self.path("b"), "b", 2, extra=recs("b", "ok", None))
+        rep, md, _, _ = self.run_report([a, b], "--no-html")
+        beh = {(x["case"], x["key"]): x["values"] for x in rep["behaviour"]}
+        self.assertEqual(beh[("dax-gup/fsdax/entry=io_uring", "observed_longterm_pin")],
+                         ["EOPNOTSUPP", "ok"])
+        self.assertEqual(beh[("device-migrate/anon-4k/", "skip reason")],
+                         ["skip: needs CONFIG_DEVICE_PRIVATE", "pass"])
+        self.assertNotIn("verified", [x["key"] for x in rep["behaviour"]])
+        self.assertEqual([u["case"] for u in rep["unmatched"]],
+                         ["gup-user/anon-4k/entry=vmsplice"])
+        self.assertIn("Unmatched cases", md)
+
+
+class TestBadInput(Tmp):
+    def test_bad_folders_reported_rest_compared(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, thp_factor=0.6)
+        trunc = F.suite(self.path("trunc"), "t", 3, complete=False, truncate_last=True)
+        foreign = F.suite(self.path("foreign"), "f", 4)
+        with open(os.path.join(foreign, "run.json")) as f:
+            meta = json.load(f)
+        meta["schema"] = "faultline.run/2"
+        with open(os.path.join(foreign, "run.json"), "w") as f:
+            json.dump(meta, f)
+        badrec = F.suite(self.path("badrec"), "r", 5)
+        with open(os.path.join(badrec, "results.jsonl"), "a") as f:
+            rec = F.record("r", 99, "populate", "anon-4k", {"mode": "x"})
+            rec["schema"] = "faultline.record/3"
+            f.write(json.dumps(rec) + "\n")
+            f.write("{not json\n")
+        corrupt = F.suite(self.path("corrupt"), "c", 6)
+        with open(os.path.join(corrupt, "run.json"), "w") as f:
+            f.write('{"schema": "faultline.run/1", "env": {')
+        empty = self.path("empty")
+        F.write_run(empty, F.run_json("e", F.env()), [])
+        nojsonl = self.path("nojsonl")
+        os.makedirs(nojsonl)
+        with open(os.path.join(nojsonl, "run.json"), "w") as f:
+            json.dump(F.run_json("n", F.env()), f)
+        missing = self.path("missing")
+
+        dirs = [a, b, trunc, foreign, badrec, corrupt, empty, nojsonl, missing]
+        rep, md, out, se = self.run_report(dirs)
+        probs = {(p["file"], p["problem"]) for p in rep["problems"]}
+
+        def has(fname, *words):
+            hit = [p for f, p in probs if f == fname and all(w in p for w in words)]
+            self.assertTrue(hit, "no problem for %s with %s in %s" % (fname, words, probs))
+            self.assertIn(fname, md)
+            self.assertIn(fname, se)
+        has(os.path.join(trunc, "results.jsonl"), "truncated", "15 complete records")
+        has(os.path.join(foreign, "run.json"), "unknown schema major version 2")
+        has(os.path.join(badrec, "results.jsonl"), "unknown schema major version 3")
+        has(os.path.join(badrec, "results.jsonl"), "not valid JSON")
+        has(os.path.join(corrupt, "run.json"), "not valid JSON")
+        has(os.path.join(empty, "results.jsonl"), "empty run")
+        has(os.path.join(nojsonl, "results.jsonl"), "missing")
+        has(missing, "no such directory")
+        runs = {r["label"]: r for r in rep["runs"]}
+        self.assertFalse(runs["trunc"]["complete"])
+        self.assertTrue(runs["trunc"]["usable"])
+        self.assertFalse(runs["foreign"]["usable"])
+        # the good runs (and the readable part of the bad ones) are still compared
+        self.assertIn("b", rep["columns"])
+        self.assertTrue([c for c in rep["comparisons"] if c["run"] == "b"
+                         and c["verdict"] == "regressed"])
+        self.assertTrue([c for c in rep["comparisons"] if c["run"] == "trunc"])
+        self.assertTrue(os.path.exists(os.path.join(out, "report.html")))
+
+    def test_usage_errors_exit_2(self):
+        a = F.suite(self.path("a"), "a", 1)
+        for args in ([], [a, "--fail-on", "slower"], [a, "--fail-on", "regression:x"],
+                     [a, "--baseline", "nope"], [a, "--alpha", "2"],
+                     [a, a, "--labels", "x"], [self.path("missing")]):
+            rc, _, se = report(*args, "--out", self.path("o"))
+            self.assertEqual(rc, 2, (args, se))
+            self.assertTrue(se.strip(), args)
+
+
+class TestHtml(Tmp):
+    def _build(self):
+        a = F.suite(self.path("a"), "a", 1, env_kw={"kernel": "6.1.0", "accel": "kvm"})
+        b = F.suite(self.path("b"), "b", 2, thp_factor=0.6,
+                    env_kw={"kernel": "6.12.0", "accel": "tcg"})
+        c = F.suite(self.path("c"), "c", 3, env_kw={"kernel": "7.2.0", "accel": "kvm"})
+        rep, md, out, _ = self.run_report([a, b, c])
+        return os.path.join(out, "report.html")
+
+    def test_self_contained(self):
+        page = self._build()
+        with open(page) as f:
+            text = f.read()
+        self.assertNotIn("<script", text.lower())
+        self.assertIsNone(re.search(r'(src|href)\s*=\s*["\']?(https?:|//)', text))
+        self.assertNotIn("@import", text)
+        self.assertGreaterEqual(text.count("<svg"), 4)
+
+    @unittest.skipUnless(shutil.which("chromium"), "chromium not installed "
+                         "(apt-get install chromium) - screenshot test skipped")
+    def test_chromium_renders_without_console_errors(self):
+        page = self._build()
+        shot = self.path("shot.png")
+        profile = tempfile.mkdtemp(prefix="fl-chromium-")
+        self.addCleanup(shutil.rmtree, profile, True)
+        p = subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--user-data-dir=" + profile,
+             "--window-size=1400,3000", "--screenshot=" + shot,
+             "--enable-logging=stderr", "--v=0", "file://" + page],
+            capture_output=True, text=True, timeout=120)
+        console = [l for l in p.stderr.splitlines() if ":CONSOLE(" in l or "net::ERR" in l]
+        self.assertEqual(console, [], p.stderr[-2000:])
+        with open(shot, "rb") as f:
+            head = f.read(24)
+        self.assertEqual(head[:8], b"\x89PNG\r\n\x1a\n")
+        width = int.from_bytes(head[16:20], "big")
+        self.assertGreater(width, 0)
+        keep = os.environ.get("FAULTLINE_REPORT_SCREENSHOT")
+        if keep:
+            shutil.copy(shot, keep)
+
+
+@unittest.skipUnless(os.environ.get("FAULTLINE_AA_RUNS"),
+                     "set FAULTLINE_AA_RUNS=DIR1,DIR2 (two runs of one suite) for the "
+                     "A/A check on real results")
+class TestRealAA(Tmp):
+    def test_real_aa(self):
+        dirs = os.environ["FAULTLINE_AA_RUNS"].split(",")
+        rep, md, _, _ = self.run_report(dirs, "--no-html")
+        cs = [c for c in rep["comparisons"] if c["verdict"] != "info"]
+        enough = [c for c in cs if not any("too few" in n for n in c["notes"])]
+        flagged = [c for c in enough if c["verdict"] in ("regressed", "improved")]
+        sys.stderr.write("\nA/A real: %d metrics with enough repetitions, %d flagged "
+                         "(%.1f%%), %d regressed\n" % (
+                             len(enough), len(flagged),
+                             100.0 * len(flagged) / max(len(enough), 1),
+                             len([c for c in flagged if c["verdict"] == "regressed"])))
+        self.assertGreaterEqual(len(enough), 20)
+        self.assertEqual([c for c in enough if c["verdict"] == "regressed"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
