@@ -29,6 +29,7 @@ struct fl_obj {
 struct fl_file {
 	struct xarray objs;	/* handle -> struct fl_obj */
 	atomic_t nr_objs;
+	atomic_long_t nr_pages;
 };
 
 /* Kernel-side histogram, layout of struct fl_uhist (faultline.h). */
@@ -46,6 +47,8 @@ int fl_khist_to_user(const struct fl_khist *h, struct fl_uhist *u);
 int fl_uhist_check(const struct fl_uhist *u);
 
 int fl_check_range(u64 addr, u64 len);
+int fl_file_reserve(struct fl_file *f, unsigned long nr_pages);
+void fl_file_unreserve(struct fl_file *f, unsigned long nr_pages);
 int fl_obj_insert(struct fl_file *f, struct fl_obj *obj, u32 *handle);
 struct fl_obj *fl_obj_get(struct fl_file *f, u32 handle, int type);
 void fl_obj_put(struct fl_obj *obj);

@@ -126,19 +126,37 @@ int fl_check_range(u64 addr, u64 len)
 	return 0;
 }
 
+/*
+ * Bound what one open file can make the module allocate and pin: objects,
+ * and pages tracked over all of them (page arrays, device tables).
+ */
+int fl_file_reserve(struct fl_file *f, unsigned long nr_pages)
+{
+	if (atomic_inc_return(&f->nr_objs) > FL_MAX_OBJECTS)
+		goto out_objs;
+	if (atomic_long_add_return(nr_pages, &f->nr_pages) >
+	    (long)(FL_MAX_FILE_LEN >> PAGE_SHIFT))
+		goto out_pages;
+	return 0;
+
+out_pages:
+	atomic_long_sub(nr_pages, &f->nr_pages);
+out_objs:
+	atomic_dec(&f->nr_objs);
+	return -ENOSPC;
+}
+
+void fl_file_unreserve(struct fl_file *f, unsigned long nr_pages)
+{
+	atomic_long_sub(nr_pages, &f->nr_pages);
+	atomic_dec(&f->nr_objs);
+}
+
+/* Publish a fully set up object; the last step of every create. */
 int fl_obj_insert(struct fl_file *f, struct fl_obj *obj, u32 *handle)
 {
-	int ret;
-
-	if (atomic_inc_return(&f->nr_objs) > FL_MAX_OBJECTS) {
-		atomic_dec(&f->nr_objs);
-		return -ENOSPC;
-	}
 	kref_init(&obj->ref);
-	ret = xa_alloc(&f->objs, handle, obj, xa_limit_31b, GFP_KERNEL);
-	if (ret)
-		atomic_dec(&f->nr_objs);
-	return ret;
+	return xa_alloc(&f->objs, handle, obj, xa_limit_31b, GFP_KERNEL);
 }
 
 /* A reference on the object behind @handle, if this file owns it. */
@@ -312,7 +330,7 @@ static int fl_ioc_destroy(struct fl_file *f, void *data)
 	}
 	__xa_erase(&f->objs, d->handle);
 	xa_unlock(&f->objs);
-	atomic_dec(&f->nr_objs);
+	fl_file_unreserve(f, obj->nr_pages);
 	if (obj->type == FL_OBJ_PIN)
 		fl_pin_set_dirty(obj, d->flags & FL_UNPIN_DIRTY);
 	/* Measures the release only if no device access still holds it. */
@@ -449,6 +467,7 @@ static int fl_release(struct inode *inode, struct file *file)
 
 	xa_for_each(&f->objs, idx, obj) {
 		xa_erase(&f->objs, idx);
+		fl_file_unreserve(f, obj->nr_pages);
 		fl_obj_put(obj);
 	}
 	xa_destroy(&f->objs);

@@ -293,10 +293,14 @@ int fl_mirror_create(struct fl_file *f, struct fl_mirror_create *arg)
 	if (!current->mm)
 		return -EINVAL;
 	nr = arg->len >> PAGE_SHIFT;
+	ret = fl_file_reserve(f, nr);
+	if (ret)
+		return ret;
 
+	ret = -ENOMEM;
 	m = kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
-		return -ENOMEM;
+		goto out_unreserve;
 	mutex_init(&m->lock);
 	m->write = arg->flags & FL_MIRROR_WRITE;
 	m->obj.type = FL_OBJ_MIRROR;
@@ -304,7 +308,6 @@ int fl_mirror_create(struct fl_file *f, struct fl_mirror_create *arg)
 	m->obj.len = arg->len;
 	m->obj.nr_pages = nr;
 	m->obj.free = fl_mirror_free;
-	ret = -ENOMEM;
 	m->pt = kvcalloc(nr, sizeof(*m->pt), GFP_KERNEL);
 	m->invalidated = kvcalloc(BITS_TO_LONGS(nr), sizeof(long), GFP_KERNEL);
 	m->scratch = kmalloc_array(FL_FAULT_CHUNK, sizeof(*m->scratch), GFP_KERNEL);
@@ -343,6 +346,8 @@ out_free:
 	kvfree(m->invalidated);
 	kvfree(m->pt);
 	kfree(m);
+out_unreserve:
+	fl_file_unreserve(f, nr);
 	return ret;
 }
 

@@ -56,14 +56,16 @@ int fl_pin_create(struct fl_file *f, struct fl_pin_create *arg)
 		gup_flags |= FOLL_LONGTERM;
 
 	nr = arg->len >> PAGE_SHIFT;
+	ret = fl_file_reserve(f, nr);
+	if (ret)
+		return ret;
+	ret = -ENOMEM;
 	p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p)
-		return -ENOMEM;
+		goto out_unreserve;
 	p->pages = kvmalloc_array(nr, sizeof(*p->pages), GFP_KERNEL);
-	if (!p->pages) {
-		ret = -ENOMEM;
+	if (!p->pages)
 		goto out_free;
-	}
 
 	t0 = ktime_get_ns();
 	while (done < nr) {
@@ -110,6 +112,8 @@ out_unpin:
 	kvfree(p->pages);
 out_free:
 	kfree(p);
+out_unreserve:
+	fl_file_unreserve(f, nr);
 	return ret;
 }
 

@@ -14,7 +14,11 @@
  * -EINVAL bad field (reserved non-zero, unknown flag, misaligned or wrapped
  * range, count out of bounds), -ENOENT handle not owned by this open file,
  * -EPERM caller lacks CAP_SYS_ADMIN (checked at open), -EOPNOTSUPP the
- * feature is not in this build/kernel (see FL_IOC_CAPS).
+ * feature is not in this build/kernel (see FL_IOC_CAPS), -ENOSPC the file
+ * already holds FL_MAX_OBJECTS objects or FL_MAX_FILE_LEN bytes of them.
+ * Errors of the kernel paths exercised (pin_user_pages, hmm_range_fault:
+ * -EFAULT unmapped, -EPERM write to read-only, -EBUSY retry timeout,
+ * -EOPNOTSUPP long-term pin refused) are passed through unchanged.
  *
  * Handles are small integers valid only for the file descriptor that
  * created them; closing it releases every pin, notifier and buffer.
@@ -117,6 +121,7 @@ struct fl_caps {
 /* addr and len page-aligned, len <= FL_MAX_LEN, addr + len must not wrap. */
 #define FL_MAX_LEN		(16ull << 30)
 #define FL_MAX_OBJECTS		256	/* pinned buffers + mirrors per open file */
+#define FL_MAX_FILE_LEN		(32ull << 30)	/* their total length per open file (-ENOSPC) */
 
 struct fl_pin_create {
 	__u64 addr;		/* (in) start of the user range */
