@@ -152,11 +152,29 @@ void fl_file_unreserve(struct fl_file *f, unsigned long nr_pages)
 	atomic_dec(&f->nr_objs);
 }
 
+/*
+ * Handles come from one module-wide sequence, never 0, so a handle of
+ * another open file (or an uninitialised 0) is -ENOENT rather than silently
+ * naming an object of the caller's.
+ */
+static atomic_t fl_handle_seq = ATOMIC_INIT(0);
+
 /* Publish a fully set up object; the last step of every create. */
 int fl_obj_insert(struct fl_file *f, struct fl_obj *obj, u32 *handle)
 {
+	int tries, ret = -EBUSY;
+	u32 id;
+
 	kref_init(&obj->ref);
-	return xa_alloc(&f->objs, handle, obj, xa_limit_31b, GFP_KERNEL);
+	for (tries = 0; tries < 16 && ret == -EBUSY; tries++) {
+		id = (u32)atomic_inc_return(&fl_handle_seq) & INT_MAX;
+		if (!id)
+			continue;
+		ret = xa_insert(&f->objs, id, obj, GFP_KERNEL);
+	}
+	if (!ret)
+		*handle = id;
+	return ret;
 }
 
 /* A reference on the object behind @handle, if this file owns it. */
@@ -453,7 +471,7 @@ static int fl_open(struct inode *inode, struct file *file)
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
-	xa_init_flags(&f->objs, XA_FLAGS_ALLOC);
+	xa_init(&f->objs);
 	file->private_data = f;
 	return 0;
 }
