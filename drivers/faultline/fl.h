@@ -23,6 +23,14 @@ struct fl_obj {
 	unsigned long start;
 	unsigned long len;
 	unsigned long nr_pages;
+	/*
+	 * Taken with FOLL_WRITE / HMM_PFN_REQ_WRITE.  Device writes and dirty
+	 * unpins need it: a read-only pin may be the shared zero page or a
+	 * read-only page-cache page, and writing there corrupts them (7.2 maps
+	 * the zero page read-only in the direct map and oopses; older kernels
+	 * silently corrupt it -- found by tests/driver/fl-fuzz).
+	 */
+	bool writable;
 	void (*free)(struct fl_obj *obj);
 };
 

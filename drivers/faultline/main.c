@@ -342,7 +342,7 @@ static int fl_ioc_destroy(struct fl_file *f, void *data)
 	/* Look up and unlink under one lock: the table's reference becomes ours. */
 	xa_lock(&f->objs);
 	obj = xa_load(&f->objs, d->handle);
-	if (!obj || (obj->type != FL_OBJ_PIN && d->flags)) {
+	if (!obj || (d->flags && (obj->type != FL_OBJ_PIN || !obj->writable))) {
 		xa_unlock(&f->objs);
 		return obj ? -EINVAL : -ENOENT;
 	}
@@ -388,6 +388,8 @@ static int fl_ioc_access(struct fl_file *f, void *data)
 	if (end > req.obj->len)
 		goto out_put;
 	if (acc->op == FL_ACCESS_CHECK_STALE && req.obj->type != FL_OBJ_MIRROR)
+		goto out_put;
+	if (acc->op == FL_ACCESS_FILL && !req.obj->writable)
 		goto out_put;
 	req.fn = req.obj->type == FL_OBJ_PIN ? fl_pin_access : fl_mirror_access;
 	acc->ns = acc->bytes = acc->mismatches = acc->refaults = 0;

@@ -303,6 +303,7 @@ int fl_mirror_create(struct fl_file *f, struct fl_mirror_create *arg)
 		goto out_unreserve;
 	mutex_init(&m->lock);
 	m->write = arg->flags & FL_MIRROR_WRITE;
+	m->obj.writable = m->write;
 	m->obj.type = FL_OBJ_MIRROR;
 	m->obj.start = arg->addr;
 	m->obj.len = arg->len;

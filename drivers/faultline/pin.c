@@ -97,6 +97,7 @@ int fl_pin_create(struct fl_file *f, struct fl_pin_create *arg)
 
 	p->nr_pinned = done;
 	p->dirty = arg->flags & FL_PIN_WRITE;
+	p->obj.writable = arg->flags & FL_PIN_WRITE;
 	p->obj.type = FL_OBJ_PIN;
 	p->obj.start = arg->addr;
 	p->obj.len = arg->len;

@@ -132,6 +132,7 @@ struct fl_pin_create {
 	__u64 nr_pages;		/* (out) pages pinned (== len / PAGE_SIZE on success) */
 };
 
+/* Only for buffers pinned with FL_PIN_WRITE (else -EINVAL). */
 #define FL_UNPIN_DIRTY		(1u << 0)	/* unpin_user_pages_dirty_lock(.., true) */
 
 struct fl_destroy {
@@ -197,7 +198,7 @@ struct fl_mirror_stats {
  * fl_pattern(seed, off); userspace can write or check the same.
  */
 enum fl_access_op {
-	FL_ACCESS_FILL = 0,	/* device writes the pattern */
+	FL_ACCESS_FILL = 0,	/* device writes the pattern; needs FL_PIN_WRITE / FL_MIRROR_WRITE */
 	FL_ACCESS_VERIFY,	/* device reads and counts words != pattern */
 	FL_ACCESS_READ,		/* device reads (throughput) */
 	FL_ACCESS_CHECK_STALE,	/* mirror only: compare device table with a fresh CPU snapshot */

@@ -191,6 +191,22 @@ static void boundary(void)
 	ok(access_(fd, h, FL_ACCESS_READ, 0, 0) == 0, "empty access works");
 	ok(destroy(fd, h) == 0 && destroy(fd, h) == -ENOENT, "destroy, then stale handle is ENOENT");
 
+	{
+		/* A read-only pin of untouched anon memory pins the zero page. */
+		char *z = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint32_t hz = 0;
+
+		(void)*(volatile char *)z;
+		ret = pin(fd, (uintptr_t)z, PAGE, FL_PIN_FAST, &hz);
+		ok(ret == 0, "read-only pin of the zero page");
+		ok(access_(fd, hz, FL_ACCESS_FILL, 0, PAGE) == -EINVAL,
+		   "device write through a read-only pin is EINVAL (would corrupt the zero page)");
+		ok(access_(fd, hz, FL_ACCESS_VERIFY, 0, PAGE) == 0, "device read through it works");
+		struct fl_destroy dd = { .handle = hz, .flags = FL_UNPIN_DIRTY };
+		ok(xioctl(fd, FL_IOC_DESTROY, &dd) == -EINVAL, "dirty unpin of a read-only pin is EINVAL");
+		ok(destroy(fd, hz) == 0, "clean unpin of it");
+		munmap(z, PAGE);
+	}
 	ok(mirror(fd, r, REGLEN, FL_MIRROR_PREFAULT, &h2) == 0, "read-only prefaulted mirror");
 	ok(access_(fd, h2, FL_ACCESS_FILL, 0, 8) == -EINVAL, "write through a read-only mirror is EINVAL");
 	ok(access_(fd, h2, FL_ACCESS_CHECK_STALE, 0, REGLEN) == 0, "stale check of a read-only mirror");
