@@ -8,11 +8,13 @@
 #include "workload.h"
 
 extern const struct workload wl_populate, wl_fault_scale, wl_null;
+extern const struct workload wl_gup_bench;
 
 const struct workload *const fl_workloads[] = {
 	&wl_populate,
 	&wl_fault_scale,
 	&wl_null,
+	&wl_gup_bench,
 	NULL
 };
 
