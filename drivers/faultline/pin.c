@@ -14,6 +14,14 @@
 
 #include "fl.h"
 
+/*
+ * Pages per pin call.  Before 6.5 __gup_longterm_locked() kcalloc()ed a
+ * vmas array of nr_pages pointers without __GFP_NOWARN: 1M pages in one
+ * FOLL_LONGTERM call hit the MAX_ORDER WARN in __alloc_pages (seen on
+ * Debian 5.10 under fl-fuzz).  16K pages keep that array at 128 KiB.
+ */
+#define FL_PIN_CHUNK		(1UL << 14)
+
 struct fl_pin {
 	struct fl_obj obj;
 	struct page **pages;
@@ -70,8 +78,7 @@ int fl_pin_create(struct fl_file *f, struct fl_pin_create *arg)
 	t0 = ktime_get_ns();
 	while (done < nr) {
 		unsigned long addr = arg->addr + (done << PAGE_SHIFT);
-		/* _fast takes an int count; bound each call. */
-		int chunk = min_t(unsigned long, nr - done, 1UL << 20);
+		int chunk = min_t(unsigned long, nr - done, FL_PIN_CHUNK);
 
 		if (arg->flags & FL_PIN_FAST) {
 			n = pin_user_pages_fast(addr, chunk, gup_flags,
