@@ -6,7 +6,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
            -D_GNU_SOURCE -DFL_VERSION='"$(VERSION)"' -Ibench -Idrivers/uapi \
            $(shell pkg-config --cflags $(filter-out numa,$(PKGS)) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(filter-out numa,$(PKGS)) 2>/dev/null) -lnuma -lpthread -lm
+LDLIBS  += $(shell pkg-config --libs $(filter-out numa,$(PKGS)) 2>/dev/null) -lnuma -lz -lpthread -lm
 
 BUILD   := build
 CORE_SRC := $(filter-out bench/main.c,$(wildcard bench/*.c))

@@ -8,13 +8,14 @@
 #include "workload.h"
 
 extern const struct workload wl_populate, wl_fault_scale, wl_null;
-extern const struct workload wl_gup_bench;
+extern const struct workload wl_gup_bench, wl_notifier_vs_pinned;
 
 const struct workload *const fl_workloads[] = {
 	&wl_populate,
 	&wl_fault_scale,
 	&wl_null,
 	&wl_gup_bench,
+	&wl_notifier_vs_pinned,
 	NULL
 };
 

@@ -73,12 +73,13 @@ struct workload {
 	enum fl_mode mode;
 	const char *op_unit;		/* "page", "fault", "pin", ... */
 	bool report_bytes;		/* also report GB/s from fl_work.bytes */
-	bool processes;			/* workers may be processes (option "tasks") */
 	const struct fl_lat_desc lat[FL_MAX_LAT];	/* latency histograms */
 
 	const struct fl_option *options;
 	size_t config_size;
 
+	/* Bytes of backing memory one worker maps (hugetlb reservations, space checks). */
+	size_t (*footprint)(const struct fl_case *c);
 	/* NULL if the case can run here, else the missing piece. */
 	const char *(*supported)(struct fl_case *c);
 	int (*setup)(struct fl_case *c);
@@ -112,7 +113,7 @@ struct fl_worker {
 	int cpu;			/* bound CPU (os index), -1 if unbound */
 	void *priv;			/* workload per-worker state */
 	struct fl_hist *lat[FL_MAX_LAT];	/* this worker's histograms */
-	/* SAMPLED mode: the core reads it; the workload may bump it mid-batch. */
+	/* SAMPLED mode: the core adds each batch's ops here and samples it. */
 	volatile uint64_t *counter;
 	volatile const int *stop;	/* SAMPLED mode: set when to stop */
 	uint64_t lat_ts;		/* fl_lat_begin() timestamp */

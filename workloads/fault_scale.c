@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault-scale: page faults per second with 1..N workers, will-it-scale
+ * page_fault1 style: map, write-touch every 4 KiB page, unmap, repeat;
+ * the core samples the workers' counters once per interval.
+ *
+ * Kernel paths: do_user_addr_fault -> handle_mm_fault -> do_anonymous_page
+ * (shmem_fault / filemap_fault for shared backings), with the mmap_lock or
+ * per-VMA locks (6.4+) shared between threads; zap_pte_range on munmap.
+ *
+ * To use:
+ *   faultline run fault-scale --threads 2
+ *   faultline run workloads/suites/quick.job
+ *
+ * The mapping is verified on each worker's first batch only: reading
+ * pagemap every batch would cost several percent of the rate measured.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "workload.h"
+
+struct fault_scale_conf {
+	uint64_t size;
+};
+
+static const struct fl_option fault_scale_options[] = {
+	FL_OPT_SIZE_(struct fault_scale_conf, size, "size", 1 << 20, 1ull << 40, "128M",
+		     "bytes each worker maps, touches and unmaps per batch (page_fault1: 128M)"),
+	FL_OPT_END
+};
+
+struct fs_worker {
+	struct fl_mapping m;
+	bool mapped, verified;
+};
+
+static size_t fault_scale_footprint(const struct fl_case *c)
+{
+	return ((const struct fault_scale_conf *)c->config)->size;
+}
+
+static int fault_scale_setup(struct fl_case *c)
+{
+	c->priv = calloc(c->nr_workers, sizeof(struct fs_worker));
+	return c->priv ? 0 : -ENOMEM;
+}
+
+static int fault_scale_prepare(struct fl_worker *w)
+{
+	const struct fault_scale_conf *cf = w->c->config;
+	struct fs_worker *fw = (struct fs_worker *)w->c->priv + w->id;
+	char why[256];
+	int ret;
+
+	w->priv = fw;
+	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &fw->m, why, sizeof(why));
+	if (ret)
+		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
+	fw->mapped = true;
+	return 0;
+}
+
+static int fault_scale_run(struct fl_worker *w, struct fl_work *done)
+{
+	struct fs_worker *fw = w->priv;
+	volatile char *p = fw->m.addr;
+
+	for (size_t off = 0; off < fw->m.len; off += 4096)
+		p[off] = 0;
+	done->ops = fw->m.len / 4096;
+	done->bytes = fw->m.len;
+	return 0;
+}
+
+static int fault_scale_check(struct fl_worker *w)
+{
+	struct fs_worker *fw = w->priv;
+	char why[256];
+	int ret = 0;
+
+	if (!fw->verified) {
+		if (fl_verify(&fw->m, why, sizeof(why)))
+			ret = fl_case_skip(w->c, "%s", why);
+		fw->verified = true;
+	}
+	fl_unmap(&fw->m);
+	fw->mapped = false;
+	return ret;
+}
+
+static void fault_scale_teardown(struct fl_case *c)
+{
+	struct fs_worker *fws = c->priv;
+
+	for (unsigned i = 0; fws && i < c->nr_workers; i++)
+		if (fws[i].mapped)
+			fl_unmap(&fws[i].m);
+	free(fws);
+}
+
+const struct workload wl_fault_scale = {
+	.name = "fault-scale",
+	.summary = "page faults per second with N workers (will-it-scale page_fault1 style)",
+	.kernel_paths = "do_user_addr_fault -> handle_mm_fault -> do_anonymous_page / shmem_fault / "
+			"filemap_fault; mmap_lock vs per-VMA locks (6.4+); zap_pte_range on munmap",
+	.needs = "nothing",
+	.backings = FL_B(FL_BACKING_ANON_4K) | FL_B(FL_BACKING_THP) | FL_B(FL_BACKING_SHMEM) |
+		    FL_B(FL_BACKING_FILE) | FL_B(FL_BACKING_HUGETLB_2M),
+	.default_backings = FL_B(FL_BACKING_ANON_4K),
+	.mode = FL_MODE_SAMPLED,
+	.op_unit = "fault",
+	.report_bytes = false,
+	.options = fault_scale_options,
+	.config_size = sizeof(struct fault_scale_conf),
+	.footprint = fault_scale_footprint,
+	.setup = fault_scale_setup,
+	.prepare = fault_scale_prepare,
+	.run = fault_scale_run,
+	.check = fault_scale_check,
+	.teardown = fault_scale_teardown,
+};
