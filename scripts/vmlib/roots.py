@@ -73,6 +73,9 @@ class AptConfig:
              "APT::Architecture": "amd64",
              "APT::Architectures": "amd64",
              "Acquire::Retries": "3",
+             # The configured mirror may be a frozen snapshot whose
+             # Release files are past Valid-Until (sid's are, here).
+             "Acquire::Check-Valid-Until": "false",
              "DPkg::Lock::Timeout": "600"}
         out = []
         for k, v in o.items():
@@ -163,6 +166,7 @@ def ensure_root(suite, extra=()):
         try:
             run(["mmdebstrap", "--variant=apt", "--include=" + ",".join(pkgs),
                  "--aptopt=Acquire::Retries \"3\"",
+                 "--aptopt=Acquire::Check-Valid-Until \"false\"",
                  suite, tmp, f"deb {host_mirror()} {suite} main"],
                 logfile=logf, nice=True)
         except VmError as e:
