@@ -194,7 +194,9 @@ ENV_ORDER = ["hostname", "kernel.release", "virt", "kernel.version", "kernel.cmd
              "kernel.config", "thp", "hugetlb", "cpu", "topology", "numa", "memory",
              "pmem", "driver", "faultline_version", "options", "placement",
              "calibration", "prepare"]
-ENV_SKIP = {"kernel.config_source", "calibration.memset_samples_GBps"}
+ENV_SKIP = {"kernel.config_source"}
+# measured, not configured: shown as a physical reference with its %difference
+CALIBRATION = ("calibration.memset_GBps", "calibration.clock_read_ns")
 
 
 def _flatten(prefix, obj, out):
@@ -220,6 +222,29 @@ def _env_flat(run):
     return {k: v for k, v in out.items() if k not in ENV_SKIP}
 
 
+def _env_show(key, flat):
+    """Display form: absent key, JSON null (for config: not set) and empty
+    string kept apart, since each means something different."""
+    if flat is None:
+        return None
+    if key not in flat:
+        return "(not recorded)"
+    v = flat[key]
+    if v is None:
+        return "not set" if key.startswith("kernel.config.") else "null"
+    if v == "":
+        return '""'
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _word_diff(base, v):
+    if v is None:
+        return None
+    b, n = base.split(), v.split()
+    out = ["-" + w for w in b if w not in n] + ["+" + w for w in n if w not in b]
+    return " ".join(out) or "same words"
+
+
 def _env_rank(key):
     for i, p in enumerate(ENV_ORDER):
         if key == p or key.startswith(p + "."):
@@ -229,20 +254,33 @@ def _env_rank(key):
 
 def env_diff(runs):
     flats = [_env_flat(r) if r.meta else None for r in runs]
-    keys = sorted({k for f in flats if f for k in f}, key=_env_rank)
+    keys = sorted({k for f in flats if f for k in f
+                   if not k.startswith("calibration.")}, key=_env_rank)
     rows, same = [], []
     for k in keys:
-        vals = [(f.get(k) if f is not None else None) for f in flats]
-        known = [json.dumps(v, sort_keys=True) for v, f in zip(vals, flats) if f is not None]
+        vals = [_env_show(k, f) for f in flats]
+        known = [v for v, f in zip(vals, flats) if f is not None]
         if len(set(known)) > 1:
             rows.append({"key": k, "values": vals})
+            if all(isinstance(v, str) for v in known) and max(len(v) for v in known) > 40 \
+                    and vals[0] is not None:
+                rows.append({"key": k + " (words vs %s)" % runs[0].label,
+                             "values": [_word_diff(vals[0], v) for v in vals]})
         else:
             same.append(k)
     for i, r in enumerate(runs):
         if r.meta is None:
             rows.insert(0, {"key": "run.json", "values": [
                 ("missing or unreadable" if j == i else "") for j in range(len(runs))]})
-    return {"differs": rows, "same_count": len(same),
+    calib = []
+    for k in CALIBRATION:
+        vals = [(f.get(k) if f is not None else None) for f in flats]
+        if any(isinstance(v, (int, float)) for v in vals):
+            calib.append({"key": k, "values": vals,
+                          "change_pct": [pct(v, vals[0]) if isinstance(v, (int, float))
+                                         and isinstance(vals[0], (int, float)) else None
+                                         for v in vals]})
+    return {"differs": rows, "same_count": len(same), "calibration": calib,
             "same": {k: flats[0].get(k) if flats[0] else None for k in same
                      if k in ("kernel.release", "virt.accel", "virt.hypervisor",
                               "cpu.model", "thp.enabled", "hostname")}}
@@ -298,7 +336,7 @@ def build(runs, baseline, st, fail_on=None):
            .strftime("%Y-%m-%dT%H:%M:%SZ"),
            "settings": st.as_dict(),
            "runs": [], "problems": [], "warnings": [], "correctness": [],
-           "status_changes": [], "unmatched": [], "comparisons": [],
+           "status_changes": [], "unmatched": [], "unmatched_metrics": [], "comparisons": [],
            "behaviour": [], "summary": [], "latency_plots": []}
     for r in runs:
         d = r.describe()
@@ -350,6 +388,10 @@ def build(runs, baseline, st, fail_on=None):
         for r, x in zip(others, recs[1:]):
             if x is None or x["status"] != "pass":
                 continue
+            for mname in sorted(set(rb["metrics"]) ^ set(x["metrics"])):
+                rep["unmatched_metrics"].append({
+                    "case": name, "metric": mname, "run": r.label,
+                    "only_in": rep["baseline"] if mname in rb["metrics"] else r.label})
             for mname, mb in rb["metrics"].items():
                 mn = x["metrics"].get(mname)
                 if mn is None:

@@ -87,6 +87,13 @@ def render(rep, plots):
     w("<p>%d settings identical%s</p>" % (env["same_count"], e(
         "; " + ", ".join("%s=%s" % kv for kv in env["same"].items()) if env["same"] else "")))
 
+    if env.get("calibration"):
+        w("<p>Calibration (measured at the start of each run: the physical reference)</p>")
+        w(table(["measure"] + cols, [
+            [c["key"].split(".", 1)[1]] + [
+                fmt.num(v) + ("" if i == 0 or ch is None else " (%s)" % fmt.change(ch))
+                for i, (v, ch) in enumerate(zip(c["values"], c["change_pct"]))]
+            for c in env["calibration"]]))
     w("<h2>Correctness: fail / error / hung</h2>")
     if not rep["correctness"]:
         w("<p>none</p>")
@@ -122,6 +129,11 @@ def render(rep, plots):
         w(table(["case", "present in", "missing in"],
                 [[u["case"], ", ".join(u["present"]), ", ".join(u["missing"])]
                  for u in rep["unmatched"]]))
+    if rep["unmatched_metrics"]:
+        w("<h2>Metrics recorded on one side only</h2>")
+        w(table(["case", "metric", "run", "only in"],
+                [[u["case"], u["metric"], u["run"], u["only_in"]]
+                 for u in rep["unmatched_metrics"]]))
     if rep["behaviour"]:
         w("<h2>Behaviour per run</h2>")
         w(table(["case", "observed"] + cols,

@@ -73,12 +73,19 @@ def render(rep):
     w("-----------------------")
     if env["differs"]:
         w(fmt.text_table(["setting"] + cols,
-                         [[d["key"]] + [_short(v) for v in d["values"]] for d in env["differs"]]))
+                         [[d["key"]] + [_short(v, 70) for v in d["values"]] for d in env["differs"]]))
     else:
         w("  none")
     w("  (%d settings identical%s)" % (
         env["same_count"],
         "; " + ", ".join("%s=%s" % kv for kv in env["same"].items()) if env["same"] else ""))
+    if env.get("calibration"):
+        w("Calibration (measured at the start of each run: the physical reference)")
+        w(fmt.text_table(["measure"] + cols, [
+            [c["key"].split(".", 1)[1]] + [
+                fmt.num(v) + ("" if i == 0 or ch is None else " (%s)" % fmt.change(ch))
+                for i, (v, ch) in enumerate(zip(c["values"], c["change_pct"]))]
+            for c in env["calibration"]]))
     w("")
 
     w("Correctness: fail / error / hung")
@@ -140,6 +147,13 @@ def render(rep):
         w(fmt.text_table(["case", "present in", "missing in"],
                          [[u["case"], ", ".join(u["present"]), ", ".join(u["missing"])]
                           for u in rep["unmatched"]]))
+        w("")
+    if rep["unmatched_metrics"]:
+        w("Metrics recorded on one side only (not compared)")
+        w("------------------------------------------------")
+        w(fmt.text_table(["case", "metric", "run", "only in"],
+                         [[u["case"], u["metric"], u["run"], u["only_in"]]
+                          for u in rep["unmatched_metrics"]]))
         w("")
     if rep["behaviour"]:
         w("Behaviour per run (details behaviour*/observed* and skip reasons)")

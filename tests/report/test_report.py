@@ -296,6 +296,20 @@ class TestComparisons(Tmp):
                          ["gup-user/anon-4k/entry=vmsplice"])
         self.assertIn("Unmatched cases", md)
 
+    def test_metric_on_one_side_only_is_listed(self):
+        ra = F.record("a", 60, "gup-user", "thp", {"entry": "io_uring"}, metrics={
+            "time_per_op": F.metric(random.Random(1), "ns/page", "lower", 50, 0.01, 5)})
+        rb = F.record("b", 60, "gup-user", "thp", {"entry": "io_uring"}, metrics={
+            "time_per_op": F.metric(random.Random(2), "ns/page", "lower", 50, 0.01, 5),
+            "release_ns": F.metric(random.Random(3), "ns/page", "lower", 9, 0.01, 5)})
+        a = F.suite(self.path("a"), "a", 1, extra=[ra])
+        b = F.suite(self.path("b"), "b", 2, extra=[rb])
+        rep, md, _, _ = self.run_report([a, b], "--no-html")
+        self.assertEqual(rep["unmatched_metrics"], [{"case": "gup-user/thp/entry=io_uring",
+                                                     "metric": "release_ns", "run": "b",
+                                                     "only_in": "b"}])
+        self.assertIn("one side only", md)
+
 
 class TestBadInput(Tmp):
     def test_bad_folders_reported_rest_compared(self):
