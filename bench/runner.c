@@ -258,7 +258,8 @@ static void sampled_worker(struct child_ctx *cx, struct fl_worker *w)
 			s->ret = hook_failed(&sh->c, "run", ret);
 			break;
 		}
-		s->ops += done.ops;
+		if (!wl->counts_live)
+			s->ops += done.ops;
 		s->bytes += done.bytes;
 		if (wl->check && (ret = wl->check(w)) < 0) {
 			s->ret = hook_failed(&sh->c, "check", ret);

@@ -73,6 +73,11 @@ struct workload {
 	enum fl_mode mode;
 	const char *op_unit;		/* "page", "fault", "pin", ... */
 	bool report_bytes;		/* also report GB/s from fl_work.bytes */
+	/*
+	 * SAMPLED mode: run() bumps *w->counter per operation itself (as
+	 * will-it-scale does), so samples are not quantized to whole batches.
+	 */
+	bool counts_live;
 	const struct fl_lat_desc lat[FL_MAX_LAT];	/* latency histograms */
 
 	const struct fl_option *options;

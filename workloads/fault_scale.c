@@ -66,8 +66,11 @@ static int fault_scale_run(struct fl_worker *w, struct fl_work *done)
 	struct fs_worker *fw = w->priv;
 	volatile char *p = fw->m.addr;
 
-	for (size_t off = 0; off < fw->m.len; off += 4096)
+	/* Counted per page, like will-it-scale, so a sample is not a whole number of batches. */
+	for (size_t off = 0; off < fw->m.len; off += 4096) {
 		p[off] = 0;
+		(*w->counter)++;
+	}
 	done->ops = fw->m.len / 4096;
 	done->bytes = fw->m.len;
 	return 0;
@@ -111,6 +114,7 @@ const struct workload wl_fault_scale = {
 	.mode = FL_MODE_SAMPLED,
 	.op_unit = "fault",
 	.report_bytes = false,
+	.counts_live = true,
 	.options = fault_scale_options,
 	.config_size = sizeof(struct fault_scale_conf),
 	.footprint = fault_scale_footprint,
