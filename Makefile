@@ -15,8 +15,32 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 WL_OBJ  := $(WL_SRC:%.c=$(BUILD)/%.o)
 HDRS    := $(wildcard bench/*.h) $(wildcard drivers/uapi/*.h)
 
-.PHONY: all run test clean driver deps fuzz
+.PHONY: all run test clean driver deps fuzz unit asan
 all: $(BUILD)/faultline
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+unit: $(UNIT_BIN)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfaultline.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfaultline.a $(LDLIBS) -lcmocka
+
+# The same tree built with AddressSanitizer and UBSan, for the unit tests
+# and the malformed-input tests.
+asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" build/asan/faultline unit
+
+run: all
+	scripts/install-deps --quiet
+	$(MAKE) all
+	$(BUILD)/faultline run workloads/suites/quick.job
+
+test:
+	scripts/install-deps --quiet
+	$(MAKE) all unit asan
+	python3 tests/run.py
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -26,7 +50,7 @@ $(BUILD)/libfaultline.a: $(CORE_OBJ) $(WL_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/faultline: $(BUILD)/bench/main.o $(BUILD)/libfaultline.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	scripts/install-deps

@@ -47,6 +47,7 @@ struct fl_spec {
 	unsigned nr_params;
 	struct fl_param params[FL_MAX_PARAMS];
 	char backing[FL_OPT_STRLEN];	/* comma list, "" = workload default */
+	char backing_origin[300];
 };
 
 struct fl_job {

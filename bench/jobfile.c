@@ -63,17 +63,6 @@ struct parse_state {
 	bool failed;
 };
 
-/* inih reads through this so that every handler call knows its line. */
-static char *counting_reader(char *str, int num, void *stream)
-{
-	struct parse_state *ps = stream;
-
-	if (!fgets(str, num, ps->f))
-		return NULL;
-	ps->line++;
-	return str;
-}
-
 static int __attribute__((format(printf, 2, 3)))
 fail(struct parse_state *ps, const char *fmt, ...)
 {
@@ -88,6 +77,63 @@ fail(struct parse_state *ps, const char *fmt, ...)
 	snprintf(ps->err, ps->errlen, "%s:%d: %s", ps->path, ps->line, msg);
 	ps->failed = true;
 	return 0;
+}
+
+/* Start (or continue) a section; "global" is the shared one. */
+static int enter_section(struct parse_state *ps, const char *section)
+{
+	struct fl_job *job = ps->job;
+
+	if (ps->cur && !strcmp(section, ps->cur_section))
+		return 1;
+	if (strlen(section) >= sizeof(ps->cur_section))
+		return fail(ps, "section name '%.40s...' too long (max %zu chars)", section,
+			    sizeof(ps->cur_section) - 1);
+	snprintf(ps->cur_section, sizeof(ps->cur_section), "%s", section);
+	if (!strcmp(section, "global")) {
+		ps->cur = &job->global;
+		return 1;
+	}
+	if (job->nr_specs == FL_MAX_SPECS)
+		return fail(ps, "too many sections (max %d)", FL_MAX_SPECS);
+	ps->cur = &job->specs[job->nr_specs++];
+	memset(ps->cur, 0, sizeof(*ps->cur));
+	snprintf(ps->cur->name, sizeof(ps->cur->name), "%s", section);
+	snprintf(ps->cur->origin, sizeof(ps->cur->origin), "%s:%d", ps->path, ps->line);
+	return 1;
+}
+
+/*
+ * inih reads through this so that every handler call knows its line, and so
+ * that what inih would silently accept or mangle is reported here: a bare
+ * [section] with no keys (inih never calls back for it), an unclosed
+ * section header, a line longer than inih's buffer.
+ */
+static char *counting_reader(char *str, int num, void *stream)
+{
+	struct parse_state *ps = stream;
+	char *p, *end;
+
+	if (ps->failed || !fgets(str, num, ps->f))
+		return NULL;
+	ps->line++;
+	if (!strchr(str, '\n') && !feof(ps->f)) {
+		fail(ps, "line longer than %d characters", num - 2);
+		return NULL;
+	}
+	for (p = str; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p != '[')
+		return str;
+	end = strchr(p, ']');
+	if (!end) {
+		fail(ps, "unclosed section header (missing ']')");
+		return NULL;
+	}
+	*end = '\0';
+	enter_section(ps, p + 1);
+	*end = ']';
+	return ps->failed ? NULL : str;
 }
 
 static int add_param(struct fl_spec *s, const char *key, const char *value,
@@ -131,21 +177,8 @@ static int job_ini_handler(void *user, const char *section, const char *name,
 		return fail(ps, "key '%s' has no value (write %s=VALUE)", name, name);
 	if (!*name)
 		return fail(ps, "empty key");
-	if (strcmp(section, ps->cur_section) || !ps->cur) {
-		if (strlen(section) >= sizeof(ps->cur_section))
-			return fail(ps, "section name '%s' too long", section);
-		snprintf(ps->cur_section, sizeof(ps->cur_section), "%s", section);
-		if (!strcmp(section, "global")) {
-			ps->cur = &job->global;
-		} else {
-			if (job->nr_specs == FL_MAX_SPECS)
-				return fail(ps, "too many sections (max %d)", FL_MAX_SPECS);
-			ps->cur = &job->specs[job->nr_specs++];
-			memset(ps->cur, 0, sizeof(*ps->cur));
-			snprintf(ps->cur->name, sizeof(ps->cur->name), "%s", section);
-			snprintf(ps->cur->origin, sizeof(ps->cur->origin), "%s:%d", ps->path, ps->line);
-		}
-	}
+	if (!enter_section(ps, section))
+		return 0;
 	snprintf(origin, sizeof(origin), "%s:%d", ps->path, ps->line);
 	if (!strcmp(name, "workload")) {
 		if (ps->cur == &job->global)
@@ -159,6 +192,7 @@ static int job_ini_handler(void *user, const char *section, const char *name,
 		if (strlen(value) >= sizeof(ps->cur->backing))
 			return fail(ps, "backing list too long");
 		snprintf(ps->cur->backing, sizeof(ps->cur->backing), "%s", value);
+		snprintf(ps->cur->backing_origin, sizeof(ps->cur->backing_origin), "%s", origin);
 		return 1;
 	}
 	if (add_param(ps->cur, name, value, origin, ps->err, ps->errlen)) {
@@ -421,14 +455,15 @@ static int expand_spec(const struct fl_job *job, const struct fl_spec *s,
 			fl_backing_mask_str(FL_BACKINGS_ALL, all, sizeof(all));
 			if (!b) {
 				snprintf(err, errlen, "%s: unknown backing '%s' (valid: %s)",
-					 b_explicit ? s->origin : "backing", bnames[i], all);
+					 b_explicit ? s->backing_origin : job->global.backing[0] && blist == job->global.backing ?
+					 job->global.backing_origin : "--backing", bnames[i], all);
 				goto out;
 			}
 			if (!(wl->backings & FL_B(b->id))) {
 				fl_backing_mask_str(wl->backings, all, sizeof(all));
 				if (b_explicit) {
 					snprintf(err, errlen, "%s: workload %s does not run on backing '%s' (valid: %s)",
-						 s->origin, wl->name, b->name, all);
+						 s->backing_origin, wl->name, b->name, all);
 					goto out;
 				}
 				continue;
@@ -487,8 +522,13 @@ static int expand_spec(const struct fl_job *job, const struct fl_spec *s,
 				uint64_t mask[16];
 
 				if (fl_parse_cpulist(def.core.cpus, mask, 1024)) {
-					snprintf(err, errlen, "cpus: invalid CPU list '%s' (valid: e.g. 0-3,8, CPUs below 1024)",
-						 def.core.cpus);
+					const char *where = "--cpus";
+
+					for (unsigned i = 0; i < nax; i++)
+						if (!strcmp(axes[i].opt->name, "cpus"))
+							where = axes[i].param->origin;
+					snprintf(err, errlen, "%s: cpus: invalid CPU list '%s' (valid: e.g. 0-3,8, CPUs below 1024)",
+						 where, def.core.cpus);
 					free(def.config);
 					goto out;
 				}

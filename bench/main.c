@@ -53,7 +53,7 @@ usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see 'faultline --help')\n");
+	fputc('\n', stderr);
 	return FL_EXIT_USAGE;
 }
 
@@ -270,7 +270,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return usage_error("unknown option '%s' (see 'faultline --help')", argv[optind - 1]);
 		}
 	}
 	if (ro.resume && !ro.out_dir)
@@ -347,5 +347,5 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1, argc, argv);
 	if (!strcmp(cmd, "report"))
 		return cmd_report(argc - 1, argv + 1, argv[0]);
-	return usage_error("unknown command '%s'", cmd);
+	return usage_error("unknown command '%s' (see 'faultline --help')", cmd);
 }
