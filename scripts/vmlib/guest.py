@@ -192,6 +192,11 @@ def build_faultline(k, logf):
     namespace).  Returns (faultline path or None, driver .ko or None,
     notes: why something was not built)."""
     notes = dict(k.notes)
+    from .roots import BUILD_EXTRAS, ensure_packages
+    extra = os.environ.get("FAULTLINE_VM_EXTRA_PKGS", "").split(",")
+    absent = ensure_packages(k.suite, BUILD_EXTRAS + extra)
+    if absent:
+        notes["packages"] = f"{k.suite} lacks {', '.join(absent)}"
     work = cache_dir() / "build" / k.label
     src = work / "src"
     if src.exists():

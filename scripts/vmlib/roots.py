@@ -36,6 +36,11 @@ PACKAGES = ("build-essential,pkg-config,kmod,linux-image-amd64,"
 ESSENTIAL = {"build-essential", "kmod", "linux-image-amd64",
              "linux-headers-amd64", "e2fsprogs", "util-linux"}
 
+# Build dependencies of faultline beyond the shared list (the engine reads
+# /proc/config.gz with zlib).  Added to an existing root under its lock and
+# recorded in .complete as "extras".
+BUILD_EXTRAS = ["zlib1g-dev"]
+
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
@@ -193,3 +198,56 @@ def drop_root(suite):
             if p.exists():
                 shutil.rmtree(p)
                 log(f"removed {p}")
+
+
+def ensure_packages(suite, pkgs):
+    """Install packages missing from an existing root (additive; under the
+    root's lock; recorded in .complete).  Returns the ones it could not."""
+    root = root_path(suite)
+    pkgs = [p for p in pkgs if p]
+    if not pkgs:
+        return []
+
+    def missing():
+        r = run(["chroot", root, "dpkg-query", "-W", "-f",
+                 "${Package} ${db:Status-Status}\\n"] + pkgs,
+                capture=True, check=False)
+        ok = {ln.split()[0] for ln in r.stdout.splitlines()
+              if ln.endswith(" installed")}
+        return [p for p in pkgs if p not in ok]
+
+    if not missing():
+        return []
+    with flocked(cache_dir() / "roots" / f"{suite}.lock"):
+        need = missing()
+        if not need:
+            return []
+        avail = AptConfig(suite).candidates(need)
+        absent = [p for p, v in avail.items() if v is None]
+        need = [p for p in need if p not in absent]
+        if need:
+            log(f"root {suite}: adding {' '.join(need)}")
+            logf = cache_dir() / "roots" / f"{suite}.log"
+            script = ('mount -t proc proc "$1/proc" && shift && '
+                      'exec chroot "$@"')
+            run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                 script, "sh", root, root, "apt-get",
+                 "-o", "Acquire::Check-Valid-Until=false",
+                 "-o", "Acquire::Retries=3", "update"],
+                logfile=logf, nice=True)
+            run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                 script, "sh", root, root, "env",
+                 "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y",
+                 "--no-install-recommends", "install"] + need,
+                logfile=logf, nice=True)
+        m = root / ".complete"
+        try:
+            info = json.loads(m.read_text() or "{}")
+        except ValueError:
+            info = {}
+        info["extras"] = sorted(set(info.get("extras", [])) | set(need))
+        if absent:
+            info["extras_absent"] = sorted(set(info.get("extras_absent", []))
+                                           | set(absent))
+        m.write_text(json.dumps(info, indent=1) + "\n")
+        return absent
