@@ -30,7 +30,7 @@ def percentile_svg(title, series):
     drawn = 0
     for label, h in series:
         hist = stats.Hist(h.get("buckets") or [], h.get("overflow"), h.get("min"), h.get("max"))
-        ps, lat = hist.curve()
+        ps, lat = hist.curve(max_points=250)
         if not ps:
             continue
         # the last point is 100%; plot it at one nine beyond the resolution of N samples
@@ -57,7 +57,7 @@ def percentile_svg(title, series):
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.15)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)

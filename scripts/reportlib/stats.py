@@ -16,6 +16,7 @@ percentile differences get a seeded multinomial bootstrap over the buckets:
 that interval covers sampling error only, not run-to-run variation.
 """
 
+import functools
 import math
 import zlib
 
@@ -85,6 +86,7 @@ def _u_null_counts(m, n):
     return prev[n]
 
 
+@functools.lru_cache(maxsize=None)
 def _hl_k(m, n, alpha):
     """Index k (1-based) such that [d(k), d(mn+1-k)] of the sorted pairwise
     differences is a >= 1-alpha confidence interval for the shift; None if no
@@ -199,18 +201,22 @@ class Hist:
         return float(vals[min(idx, len(vals) - 1)])
 
     def bootstrap_percentiles(self, ps, seed, resamples=1000):
-        """(resamples, len(ps)) array: the percentiles of multinomial
-        resamples of this histogram (same N, same buckets)."""
+        """(resamples, len(ps)) array: draws from the bootstrap distribution
+        of each percentile.  That distribution is computed exactly rather
+        than by resampling the whole histogram: in a resample of N, the
+        percentile of rank k lies at or below bucket b exactly when at least
+        k of the N draws fall at or below b, a Binomial(N, cum_b / N) tail."""
         vals, counts = self._values_counts()
         n = int(counts.sum())
+        cum = np.cumsum(counts) / n
         rng = np.random.default_rng(seed)
-        draws = rng.multinomial(n, counts / n, size=resamples)
-        cum = np.cumsum(draws, axis=1)
         out = np.empty((resamples, len(ps)))
         for j, p in enumerate(ps):
             rank = max(1, int(math.ceil(p / 100.0 * n)))
-            idx = (cum < rank).sum(axis=1)  # first bucket reaching rank
-            out[:, j] = vals[np.minimum(idx, len(vals) - 1)]
+            cdf = sps.binom.sf(rank - 1, n, np.minimum(cum, 1.0))
+            cdf[-1] = 1.0
+            pmf = np.diff(cdf, prepend=0.0).clip(min=0)
+            out[:, j] = rng.choice(vals, size=resamples, p=pmf / pmf.sum())
         return out
 
     def curve(self, max_points=400):

@@ -125,6 +125,24 @@ class TestStats(unittest.TestCase):
         self.assertLess(hist.percentile(98), 1100)
         self.assertEqual(hist.percentile(99), stats.HIST_LIMIT_NS)
 
+    def test_exact_percentile_bootstrap_matches_resampling(self):
+        """The binomial-tail shortcut gives the distribution that brute-force
+        multinomial resampling of the whole histogram gives."""
+        import numpy as np
+        rng = random.Random(5)
+        h = F.histogram([int(3000 * math.exp(rng.gauss(0, 0.5))) for _ in range(3000)])
+        hist = stats.Hist(h["buckets"], 0, h["min"], h["max"])
+        ps = [50, 99, 99.9]
+        fast = hist.bootstrap_percentiles(ps, 1, 20000)
+        vals, counts = hist._values_counts()
+        n = int(counts.sum())
+        cum = np.cumsum(np.random.default_rng(2).multinomial(n, counts / n, size=3000), axis=1)
+        for j, p in enumerate(ps):
+            brute = vals[(cum < math.ceil(p / 100 * n)).sum(axis=1)]
+            for q in (0.025, 0.5, 0.975):
+                a, b = np.quantile(fast[:, j], q), np.quantile(brute, q)
+                self.assertLess(abs(a - b) / b, 0.03, (p, q, a, b))
+
     def test_bootstrap_is_seeded(self):
         a, b = [1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 3.0, 4.0, 5.0, 7.0]
         s = stats.stable_seed(1, "case", "metric")
