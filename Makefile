@@ -2,8 +2,8 @@
 CC      ?= cc
 PKGS    := hwloc jansson inih liburing libndctl libdaxctl libtracefs libpmem numa
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
+OPT     ?= -O2 -g
+CFLAGS  += $(OPT) $(SAN) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
            -D_GNU_SOURCE -DFL_VERSION='"$(VERSION)"' -Ibench -Idrivers/uapi \
            $(shell pkg-config --cflags $(filter-out numa,$(PKGS)) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(filter-out numa,$(PKGS)) 2>/dev/null) -lnuma -lz -lpthread -lm
@@ -29,8 +29,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfaultline.a $(HDRS)
 # The same tree built with AddressSanitizer and UBSan, for the unit tests
 # and the malformed-input tests.
 asan:
-	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build/asan/faultline unit
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		build/asan/faultline unit
 
 run: all
 	scripts/install-deps --quiet
@@ -40,7 +41,7 @@ run: all
 test:
 	scripts/install-deps --quiet
 	$(MAKE) all unit asan
-	python3 tests/run.py
+	/usr/bin/python3 tests/run.py
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""faultline's own tests: `make test` runs this after building.
+
+Groups, in order:
+  unit       cmocka unit tests (TAP), plain build
+  unit-asan  the same under AddressSanitizer + UBSan
+  malformed  tests/malformed: job files and CLI invocations that must exit 2
+             with a one-line error, under ASan
+  host       tests/host/test_*.py: integration on the running kernel
+  report     tests/report: the report generator
+  vm         tests/vm: a Debian kernel in qemu with the driver and PMEM
+
+The last line is 'N passed, N failed, N skipped'; the exit status is 1 if
+anything failed.  `tests/run.py GROUP...` runs only those groups.
+"""
+import importlib.util
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from hostlib import Skip  # noqa: E402
+
+
+class Tally:
+    def __init__(self):
+        self.counts = {"pass": 0, "fail": 0, "skip": 0}
+        self.failures = []
+
+    def add(self, group, name, status, detail=""):
+        self.counts[status] += 1
+        mark = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}[status]
+        line = f"{mark} {group}: {name}"
+        if detail and status != "pass":
+            line += f" — {detail}"
+        elif detail:
+            line += f" ({detail})"
+        print(line, flush=True)
+        if status == "fail":
+            self.failures.append(line)
+
+
+def run_tap(tally, group, binary, env=None):
+    e = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP", **(env or {}))
+    p = subprocess.run([binary], capture_output=True, text=True, env=e, timeout=600)
+    name = os.path.basename(binary)
+    seen = 0
+    last_msg = ""
+    for line in p.stdout.splitlines() + p.stderr.splitlines():
+        m = re.match(r"(not ok|ok) \d+ - (\S+)|not ok \d+ # SKIP (\S+)", line)
+        if not m:
+            if line.strip() and not line.startswith(("1..", "# ok", "# not ok")):
+                last_msg = line.strip()
+            continue
+        seen += 1
+        if m.group(3):
+            tally.add(group, f"{name}.{m.group(3)}", "skip", last_msg)
+        elif m.group(1) == "ok":
+            tally.add(group, f"{name}.{m.group(2)}", "pass")
+        else:
+            tally.add(group, f"{name}.{m.group(2)}", "fail", last_msg)
+        last_msg = ""
+    if p.returncode != 0 and not any(l.startswith("not ok") for l in p.stdout.splitlines()):
+        tally.add(group, name, "fail", f"exit {p.returncode}: {(p.stderr or p.stdout)[-800:]}")
+    elif not seen:
+        tally.add(group, name, "fail", "no TAP output")
+
+
+def group_unit(tally, build, group):
+    tests = sorted(f for f in os.listdir(os.path.join(ROOT, build, "tests"))
+                   if f.startswith("test_"))
+    for t in tests:
+        run_tap(tally, group, os.path.join(ROOT, build, "tests", t),
+                env={"ASAN_OPTIONS": "detect_leaks=0"} if "asan" in build else None)
+
+
+SANITIZER_MARKS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "Segmentation fault")
+
+
+def check_usage_error(argv, cwd):
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:exitcode=99",
+               UBSAN_OPTIONS="halt_on_error=1:exitcode=98")
+    p = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    err = p.stderr.strip("\n")
+    for mark in SANITIZER_MARKS:
+        if mark in p.stderr:
+            return f"sanitizer report: {p.stderr[-600:]}"
+    if p.returncode != 2:
+        return f"exit {p.returncode}, want 2; stderr: {err[-300:]}"
+    if len(err.splitlines()) != 1 or not err.startswith("faultline: "):
+        return f"want one 'faultline: ...' line on stderr, got: {err!r}"
+    if p.stdout.strip():
+        return f"printed to stdout: {p.stdout[:200]!r}"
+    if os.listdir(cwd):
+        return f"left files behind: {os.listdir(cwd)}"
+    return None
+
+
+def group_malformed(tally):
+    fl = os.path.join(ROOT, "build/asan/faultline")
+    mdir = os.path.join(ROOT, "tests/malformed")
+    cases = []
+    for f in sorted(os.listdir(mdir)):
+        if f.endswith(".job"):
+            cases.append((f, [fl, "run", os.path.join(mdir, f)]))
+    with open(os.path.join(mdir, "cli.txt")) as fh:
+        for line in fh:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                args = [a if not a.startswith("tests/") else os.path.join(ROOT, a)
+                        for a in shlex.split(line)]
+                cases.append((f"cli: {line}", [fl] + args))
+    for name, argv in cases:
+        with tempfile.TemporaryDirectory() as cwd:
+            why = check_usage_error(argv, cwd)
+        tally.add("malformed", name, "fail" if why else "pass", why or "")
+
+
+def load_module(path):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def group_pyfuncs(tally, group, directory):
+    d = os.path.join(ROOT, directory)
+    if not os.path.isdir(d):
+        tally.add(group, directory, "skip", f"{directory} does not exist")
+        return
+    for f in sorted(os.listdir(d)):
+        if not (f.startswith("test_") and f.endswith(".py")):
+            continue
+        mod = load_module(os.path.join(d, f))
+        for name in sorted(n for n in dir(mod) if n.startswith("test_")):
+            fn = getattr(mod, name)
+            if not callable(fn):
+                continue
+            t0 = time.monotonic()
+            try:
+                note = fn()
+                tally.add(group, f"{f[:-3]}.{name}", "pass",
+                          f"{note}; {time.monotonic() - t0:.1f}s" if note else
+                          f"{time.monotonic() - t0:.1f}s")
+            except Skip as e:
+                tally.add(group, f"{f[:-3]}.{name}", "skip", str(e))
+            except Exception as e:  # noqa: BLE001 - a test's failure, reported
+                tb = traceback.format_exception_only(type(e), e)[-1].strip()
+                tally.add(group, f"{f[:-3]}.{name}", "fail", tb[:2000])
+
+
+class _TallyResult(unittest.TextTestResult):
+    pass
+
+
+def group_unittest(tally, group, directory):
+    d = os.path.join(ROOT, directory)
+    if not os.path.isdir(d):
+        tally.add(group, directory, "skip", f"{directory} does not exist")
+        return
+    suite = unittest.defaultTestLoader.discover(d, top_level_dir=d)
+
+    class Result(unittest.TestResult):
+        def addSuccess(self, test):
+            tally.add(group, test.id(), "pass")
+
+        def addFailure(self, test, err):
+            tally.add(group, test.id(), "fail", self._exc_info_to_string(err, test)[-1500:])
+
+        def addError(self, test, err):
+            tally.add(group, test.id(), "fail", self._exc_info_to_string(err, test)[-1500:])
+
+        def addSkip(self, test, reason):
+            tally.add(group, test.id(), "skip", reason)
+
+        def addExpectedFailure(self, test, err):
+            tally.add(group, test.id(), "pass")
+
+        def addUnexpectedSuccess(self, test):
+            tally.add(group, test.id(), "fail", "unexpected success")
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        suite.run(Result())
+    finally:
+        os.chdir(cwd)
+
+
+GROUPS = ["unit", "unit-asan", "malformed", "host", "report", "vm"]
+
+
+def main():
+    want = sys.argv[1:] or GROUPS
+    unknown = [g for g in want if g not in GROUPS]
+    if unknown:
+        print(f"run.py: unknown group(s) {unknown}; groups: {' '.join(GROUPS)}", file=sys.stderr)
+        return 2
+    tally = Tally()
+    t0 = time.monotonic()
+    for g in want:
+        print(f"== {g}", flush=True)
+        if g == "unit":
+            group_unit(tally, "build", g)
+        elif g == "unit-asan":
+            group_unit(tally, "build/asan", g)
+        elif g == "malformed":
+            group_malformed(tally)
+        elif g == "host":
+            group_pyfuncs(tally, g, "tests/host")
+        elif g == "report":
+            group_unittest(tally, g, "tests/report")
+        elif g == "vm":
+            group_pyfuncs(tally, g, "tests/vm")
+    c = tally.counts
+    if tally.failures:
+        print("\nfailures:\n  " + "\n  ".join(tally.failures))
+    print(f"\ntests took {time.monotonic() - t0:.0f}s")
+    print(f"{c['pass']} passed, {c['fail']} failed, {c['skip']} skipped")
+    return 1 if c["fail"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
