@@ -388,6 +388,8 @@ def build(runs, baseline, st, fail_on=None):
         for r, x in zip(others, recs[1:]):
             if x is None or x["status"] != "pass":
                 continue
+            tcg_note = None if _timing_comparable(base, r) else \
+                "TCG vs native/KVM: timing not comparable"
             for mname in sorted(set(rb["metrics"]) ^ set(x["metrics"])):
                 rep["unmatched_metrics"].append({
                     "case": name, "metric": mname, "run": r.label,
@@ -399,6 +401,8 @@ def build(runs, baseline, st, fail_on=None):
                 c = compare_metric(mname, mb["unit"], mb["direction"], mb["samples"],
                                    mn["samples"], st, (name, mname, r.label))
                 c.update(case=name, run=r.label)
+                if tcg_note:
+                    c["notes"].insert(0, tcg_note)
                 rep["comparisons"].append(c)
             for lname, hb in rb["latency"].items():
                 hn = x["latency"].get(lname)
@@ -406,6 +410,8 @@ def build(runs, baseline, st, fail_on=None):
                     continue
                 for c in compare_latency(lname, hb, hn, st, (name, lname, r.label)):
                     c.update(case=name, run=r.label)
+                    if tcg_note:
+                        c["notes"].insert(0, tcg_note)
                     rep["comparisons"].append(c)
         for lname in rb["latency"]:
             if any(x is not None and x["status"] == "pass" and lname in x["latency"]
@@ -419,7 +425,8 @@ def build(runs, baseline, st, fail_on=None):
     rep["correctness"].sort(key=lambda c: order[c["status"]])
     for r in others:
         cs = [c for c in rep["comparisons"] if c["run"] == r.label]
-        s = {"run": r.label, "compared": len([c for c in cs if c["verdict"] != "info"])}
+        s = {"run": r.label, "compared": len([c for c in cs if c["verdict"] != "info"]),
+             "timing_comparable": _timing_comparable(base, r)}
         for v in VERDICT_ORDER:
             s[v] = len([c for c in cs if c["verdict"] == v])
         tested = [c for c in cs if c["p"] is not None]
@@ -428,6 +435,14 @@ def build(runs, baseline, st, fail_on=None):
         rep["summary"].append(s)
     rep["fail_on"] = _gate(rep, fail_on)
     return _jsonable(rep)
+
+
+def _timing_comparable(a, b):
+    """False when exactly one of the two ran under TCG (both known)."""
+    ta, tb = a.accel, b.accel
+    if not ta or not tb or "unknown" in (ta, tb):
+        return True
+    return (ta == "tcg") == (tb == "tcg")
 
 
 def _behaviour(rep, name, recs):
@@ -459,9 +474,13 @@ def _gate(rep, fail_on):
     for kind, limit in fail_on or []:
         res["rules"].append("%s:%g" % (kind, limit) if limit is not None else kind)
         if kind == "regression":
+            incomparable = {s["run"] for s in rep["summary"] if not s["timing_comparable"]}
             for c in rep["comparisons"]:
                 ch = c["change_pct"]
-                if c["verdict"] == "regressed" and (ch is None or abs(ch) > (limit or 0)):
+                if c["verdict"] == "regressed" and c["run"] in incomparable:
+                    res.setdefault("ignored", []).append(
+                        "%s %s on %s (TCG vs native)" % (c["case"], c["metric"], c["run"]))
+                elif c["verdict"] == "regressed" and (ch is None or abs(ch) > (limit or 0)):
                     res["triggered"].append("regression %s %s on %s: %s"
                                             % (c["case"], c["metric"], c["run"],
                                                "%+.1f%%" % ch if ch is not None else "n/a"))

@@ -40,18 +40,18 @@ def table(headers, rows, classes=None, num_cols=()):
 
 
 def cmp_table(cs):
-    heads = ["verdict", "case", "metric", "unit", "base", "cv", "new", "cv", "%change",
-             "95% CI", "p", "n", "notes"]
+    heads = ["verdict", "run", "case", "metric", "unit", "base", "cv", "new", "cv",
+             "%change", "95% CI", "p", "n", "notes"]
     rows = []
     for c in cs:
-        rows.append([c["verdict"], c["case"], c["metric"], c["unit"],
+        rows.append([c["verdict"], c["run"], c["case"], c["metric"], c["unit"],
                      fmt.num(c["base"], c["unit"]),
                      "-" if c.get("cv_base") is None else "%.1f%%" % (c["cv_base"] * 100),
                      fmt.num(c["new"], c["unit"]),
                      "-" if c.get("cv_new") is None else "%.1f%%" % (c["cv_new"] * 100),
                      fmt.change(c["change_pct"]), fmt.ci(c), fmt.pval(c["p"]),
                      "%s/%s" % (c["n_base"], c["n_new"]), "; ".join(c["notes"])])
-    return table(heads, rows, [c["verdict"] for c in cs], num_cols=(4, 5, 6, 7, 8, 9, 10))
+    return table(heads, rows, [c["verdict"] for c in cs], num_cols=(5, 6, 7, 8, 9, 10, 11))
 
 
 def render(rep, plots):
@@ -108,9 +108,10 @@ def render(rep, plots):
     w("<h2>Summary</h2>")
     if rep["summary"]:
         w(table(["run", "compared", "regressed", "improved", "noisy", "unchanged", "info",
-                 "tests", "expected false +"],
+                 "tests", "expected false +", "timing"],
                 [[s["run"], s["compared"], s["regressed"], s["improved"], s["noisy"],
-                  s["unchanged"], s["info"], s["tests"], "~%g" % s["expected_false_positives"]]
+                  s["unchanged"], s["info"], s["tests"], "~%g" % s["expected_false_positives"],
+                  "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
                  for s in rep["summary"]], num_cols=range(1, 9)))
     else:
         w("<p>one run only: nothing compared</p>")

@@ -107,11 +107,13 @@ def render(rep):
     w("-" * 20)
     if rep["summary"]:
         w(fmt.text_table(["run", "compared", "regressed", "improved", "noisy", "unchanged",
-                          "info", "tests", "expected false +"],
+                          "info", "tests", "expected false +", "timing"],
                          [[s["run"], s["compared"], s["regressed"], s["improved"], s["noisy"],
                            s["unchanged"], s["info"], s["tests"],
-                           "~%g" % s["expected_false_positives"]] for s in rep["summary"]],
-                         "lrrrrrrrr"))
+                           "~%g" % s["expected_false_positives"],
+                           "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
+                          for s in rep["summary"]],
+                         "lrrrrrrrrl"))
         w("  (expected false +: tests x alpha, the number of p < alpha results chance alone "
           "gives if nothing changed; --min-change filters most of them)")
     else:

@@ -290,6 +290,16 @@ class TestComparisons(Tmp):
         with open(os.path.join(out, "report.html")) as f:
             self.assertIn("TCG vs NATIVE", f.read())
 
+    def test_tcg_vs_native_not_gated(self):
+        a = F.suite(self.path("a"), "a", 1, env_kw={"accel": "kvm"})
+        b = F.suite(self.path("b"), "b", 2, thp_factor=0.5, env_kw={"accel": "tcg"})
+        rep, md, _, se = self.run_report([a, b], "--no-html", "--fail-on", "regression")
+        self.assertFalse(rep["summary"][0]["timing_comparable"])
+        self.assertIn("NOT COMPARABLE (TCG)", md)
+        self.assertIn("not gating on", se)
+        self.assertTrue(all("TCG vs native" in c["notes"][0] for c in rep["comparisons"]
+                            if c["verdict"] == "regressed"))
+
     def test_behaviour_tables_and_unmatched(self):
         def recs(run, pin, skip):
             r = [F.record(run, 50, "dax-gup", "fsdax", {"entry": "io_uring"},
@@ -397,11 +407,29 @@ class TestBadInput(Tmp):
 
 class TestHtml(Tmp):
     def _build(self):
-        a = F.suite(self.path("a"), "a", 1, env_kw={"kernel": "6.1.0", "accel": "kvm"})
-        b = F.suite(self.path("b"), "b", 2, thp_factor=0.6,
-                    env_kw={"kernel": "6.12.0", "accel": "tcg"})
-        c = F.suite(self.path("c"), "c", 3, env_kw={"kernel": "7.2.0", "accel": "kvm"})
-        rep, md, out, _ = self.run_report([a, b, c])
+        """A kernel-matrix-like report: four kernels, one under TCG, per-kernel
+        behaviour, a skip that differs, an oops with its excerpt."""
+        kernels = [("5.10.0-33-amd64", "kvm", "EOPNOTSUPP", "needs CONFIG_DEVICE_PRIVATE"),
+                   ("6.1.0-30-amd64", "kvm", "EOPNOTSUPP", None),
+                   ("6.12.9-amd64", "tcg", "EFAULT", None),
+                   ("7.2.0-1-amd64", "kvm", "EOPNOTSUPP", None)]
+        dirs = []
+        for i, (k, accel, pin, skip) in enumerate(kernels):
+            extra = [F.record(k, 80, "dax-gup", "fsdax", {"entry": "io_uring-register"},
+                              details={"observed_longterm_pin": pin}),
+                     F.record(k, 81, "device-migrate", "anon-4k", {"scenario": "thp"},
+                              status="skip" if skip else "pass", reason=skip or "")]
+            if i == 2:
+                extra.append(F.record(k, 82, "dax-populate", "fsdax", {"va": "2m+2p"},
+                                      status="error", reason="kernel oops during the case",
+                                      kernel_log=["BUG: kernel NULL pointer dereference",
+                                                  "RIP: 0010:follow_trans_huge_pmd+0x3c"]))
+            else:
+                extra.append(F.record(k, 82, "dax-populate", "fsdax", {"va": "2m+2p"}))
+            dirs.append(F.suite(self.path(k), k, i + 1, thp_factor=0.6 if i == 3 else 1.0,
+                                env_kw={"kernel": k, "accel": accel}, extra=extra))
+        rep, md, out, _ = self.run_report(dirs)
+        self.assertEqual(len(rep["columns"]), 4)
         return os.path.join(out, "report.html")
 
     def test_self_contained(self):
