@@ -168,7 +168,10 @@ def _normalise(rec):
 def _load_records(run):
     fname = os.path.join(run.path, "results.jsonl")
     if not os.path.exists(fname):
-        run.problem(fname, "missing: no results to compare")
+        if os.path.exists(os.path.join(run.path, "report.json")):
+            run.problem(fname, "missing: this folder is a report's output, not a results folder")
+        else:
+            run.problem(fname, "missing: no results to compare")
         return
     try:
         with open(fname, "rb") as f:

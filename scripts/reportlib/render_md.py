@@ -5,6 +5,8 @@ correctness (fail / error / hung with the kernel excerpt), regressions,
 improvements, status and behaviour changes, and the rest.
 """
 
+import textwrap
+
 from . import fmt
 
 CMP_HEAD = ["verdict", "base", "+-cv", "new", "+-cv", "%change", "95% CI", "p", "n",
@@ -60,7 +62,8 @@ def render(rep):
     for warning in rep["warnings"]:
         bar = "!" * 78
         w(bar)
-        w("!!! WARNING: " + warning)
+        for line in textwrap.wrap("WARNING: " + warning, 74):
+            w("!!! " + line)
         w(bar)
         w("")
     if "columns" not in rep:
@@ -100,7 +103,7 @@ def render(rep):
             w("        | " + line)
     w("")
 
-    w("Summary (baseline %s; alpha %g, min change %g%%, latency min change %g%%, "
+    w("Summary (baseline %s; alpha %g, min change %g%%,\n  latency min change %g%%, "
       "cv threshold %g%%, CI %s)" % (rep["baseline"], st["alpha"], st["min_change"],
                                      st["latency_min_change"], st["cv_threshold"] * 100,
                                      "Hodges-Lehmann" if st["ci"] == "hl" else "bootstrap"))
@@ -114,8 +117,8 @@ def render(rep):
                            "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
                           for s in rep["summary"]],
                          "lrrrrrrrrl"))
-        w("  (expected false +: tests x alpha, the number of p < alpha results chance alone "
-          "gives if nothing changed; --min-change filters most of them)")
+        w("  (expected false +: tests x alpha, the number of p < alpha results chance\n"
+          "  alone gives if nothing changed; --min-change filters most of them)")
     else:
         w("  one run only: nothing compared")
     w("")
