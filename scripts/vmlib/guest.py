@@ -185,7 +185,7 @@ def build_image(suite, root):
     return img
 
 
-def build_faultline(k, logf):
+def build_faultline(k, logf, repo=REPO):
     """Build faultline and the driver inside the kernel's Debian root, in a
     copy of the repository (the host's build/ is never touched; the shared
     root is not written: the copy is bind-mounted in a private mount
@@ -204,15 +204,15 @@ def build_faultline(k, logf):
     src.mkdir(parents=True)
     # Tracked and untracked-but-not-ignored files: what a clone would have.
     files = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
+        ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
          "--exclude-standard"], capture_output=True).stdout.split(b"\0")
     for f in files:
-        s = REPO / f.decode()
+        s = repo / f.decode()
         if f and s.is_file():
             t = src / f.decode()
             t.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(s, t)
-    ver = subprocess.run(["git", "-C", str(REPO), "describe", "--always",
+    ver = subprocess.run(["git", "-C", str(repo), "describe", "--always",
                           "--dirty", "--tags"], capture_output=True,
                          text=True).stdout.strip() or "unknown"
     # $1 = repo copy -> /mnt, $2 = extra kernel tree -> /srv (or "-").
@@ -240,7 +240,7 @@ def build_faultline(k, logf):
     ko = None
     if "driver" in notes:
         pass
-    elif not any((REPO / "drivers" / n).exists()
+    elif not any((repo / "drivers" / n).exists()
                  for n in ("Makefile", "Kbuild")):
         notes["driver"] = "driver not built: drivers/ has no Makefile yet"
     else:

@@ -466,7 +466,8 @@ def run_kernel(k, a, job, out):
                         "info": roots.root_info(k.suite)}
         tp = time.monotonic()
         log(f"phase: build faultline and driver in root {k.suite}")
-        fl, ko, notes = guest.build_faultline(k, out / "build.log")
+        fl, ko, notes = guest.build_faultline(
+            k, out / "build.log", Path(a.src).resolve() if a.src else REPO)
         phase("build", tp)
         for n in notes.values():
             log(n)
