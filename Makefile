@@ -15,7 +15,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 WL_OBJ  := $(WL_SRC:%.c=$(BUILD)/%.o)
 HDRS    := $(wildcard bench/*.h) $(wildcard drivers/uapi/*.h)
 
-.PHONY: all run test clean driver deps fuzz unit asan
+.PHONY: all run test clean driver deps fuzz unit asan readme
 all: $(BUILD)/faultline
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -52,6 +52,10 @@ $(BUILD)/libfaultline.a: $(CORE_OBJ) $(WL_OBJ)
 
 $(BUILD)/faultline: $(BUILD)/bench/main.o $(BUILD)/libfaultline.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The README's workload table comes from the option tables.
+readme: $(BUILD)/faultline
+	/usr/bin/python3 -c 'import re,subprocess,sys; t=subprocess.run(["$(BUILD)/faultline","workload-table"],capture_output=True,text=True,check=True).stdout; r=open("README.md").read(); r=re.sub(r"(<!-- workload-table:begin -->\n).*?(<!-- workload-table:end -->)", lambda m: m.group(1)+t+m.group(2), r, flags=re.S); open("README.md","w").write(r)'
 
 deps:
 	scripts/install-deps

@@ -152,6 +152,16 @@ static int cmd_describe(const char *name)
 	return 0;
 }
 
+/* A Markdown table cell: '|' would end the cell. */
+static void md_cell(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			putchar('\\');
+		putchar(*s);
+	}
+}
+
 /* Markdown for the README, from the same tables `describe` prints. */
 static int cmd_workload_table(void)
 {
@@ -160,11 +170,16 @@ static int cmd_workload_table(void)
 	printf("| workload | what it measures | backings | options |\n|---|---|---|---|\n");
 	for (const struct workload *const *w = fl_workloads; *w; w++) {
 		fl_backing_mask_str((*w)->backings, bk, sizeof(bk));
-		printf("| `%s` | %s | %s | ", (*w)->name, (*w)->summary, bk);
+		printf("| `%s` | ", (*w)->name);
+		md_cell((*w)->summary);
+		printf(" | %s | ", bk);
 		for (const struct fl_option *o = (*w)->options; o && o->name; o++) {
 			fl_opt_range_str(o, range, sizeof(range));
-			printf("%s`%s`=%s (%s): %s", o == (*w)->options ? "" : "<br>", o->name,
-			       *o->def ? o->def : "\"\"", range, o->help);
+			printf("%s`%s`=%s (", o == (*w)->options ? "" : "<br>", o->name,
+			       *o->def ? o->def : "\"\"");
+			md_cell(range);
+			printf("): ");
+			md_cell(o->help);
 		}
 		printf(" |\n");
 	}
