@@ -33,7 +33,7 @@ asan:
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		build/asan/faultline unit
 
-run: all
+run:
 	scripts/install-deps --quiet
 	$(MAKE) all
 	$(BUILD)/faultline run workloads/suites/quick.job

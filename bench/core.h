@@ -24,6 +24,7 @@ struct fl_core_conf {
 	double interval;	/* seconds per sample, sampled workloads */
 	double timeout;		/* seconds a case may run before it is killed */
 	int thp_mode;		/* enum fl_thp_mode, applied with --prepare */
+	int processes;		/* workers are processes, not threads */
 	struct fl_backing_conf bconf;
 };
 

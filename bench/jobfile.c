@@ -23,6 +23,7 @@
 #include "core.h"
 
 static const char *const thp_modes[] = { "keep", "always", "madvise", "never", NULL };
+static const char *const worker_kinds[] = { "threads", "processes", NULL };
 
 const struct fl_option fl_core_options[] = {
 	FL_OPT_INT_(struct fl_core_conf, repeat, "repeat", 1, 100000, "5",
@@ -42,6 +43,9 @@ const struct fl_option fl_core_options[] = {
 	{ .name = "thp_mode", .type = FL_OPT_ENUM, .def = "keep",
 	  .help = "THP mode to set with --prepare (restored at exit)",
 	  .offset = offsetof(struct fl_core_conf, thp_mode), .choices = thp_modes },
+	{ .name = "workers", .type = FL_OPT_ENUM, .def = "threads",
+	  .help = "workers are threads of one process, or processes (one mm each; workloads that allow it)",
+	  .offset = offsetof(struct fl_core_conf, processes), .choices = worker_kinds },
 	FL_OPT_STR_(struct fl_core_conf, bconf.file_dir, "file_dir", "/var/tmp",
 		    "directory for page-cache file backings (a disk filesystem)"),
 	FL_OPT_STR_(struct fl_core_conf, bconf.dax_dir, "dax_dir", "",
@@ -426,7 +430,8 @@ static int expand_spec(const struct fl_job *job, const struct fl_spec *s,
 		a->param = m.p[i];
 		a->opt = wo ? wo : co;
 		a->core = !wo;
-		a->explicit_label = wo || !strcmp(a->opt->name, "threads");
+		a->explicit_label = wo || !strcmp(a->opt->name, "threads") ||
+				    !strcmp(a->opt->name, "workers");
 		snprintf(a->buf, sizeof(a->buf), "%s", m.p[i]->value);
 		if (a->opt->type == FL_OPT_STRING) {
 			a->values[0] = a->buf;

@@ -489,6 +489,7 @@ static json_t *child_run_case(const struct fl_case_def *def, const struct fl_pla
 	size_t shsize;
 	char *shm;
 	pthread_t *tids = NULL;
+	pid_t *pids = NULL;
 	struct thread_arg *targs = NULL;
 	json_t *rec;
 	uint64_t t_start = fl_now_ns();
@@ -498,6 +499,7 @@ static json_t *child_run_case(const struct fl_case_def *def, const struct fl_pla
 
 	while (nr_lat < FL_MAX_LAT && wl->lat[nr_lat].name)
 		nr_lat++;
+	cx.processes = def->core.processes;
 	shsize = sizeof(struct shared) + nw * sizeof(struct slot) +
 		 (size_t)nw * nr_lat * sizeof(struct fl_hist) + CACHELINE_SPREAD;
 	shm = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -523,7 +525,10 @@ static json_t *child_run_case(const struct fl_case_def *def, const struct fl_pla
 	for (unsigned i = 0; i < nw * nr_lat; i++)
 		fl_hist_init(&cx.hists[i]);
 
-	why = wl->supported ? wl->supported(&sh->c) : NULL;
+	why = cx.processes && !wl->allows_processes ?
+		"workers=processes: this workload's workers share state, it runs with threads only" : NULL;
+	if (!why && wl->supported)
+		why = wl->supported(&sh->c);
 	if (!why && fl_backings[def->backing].available) {
 		size_t fp = wl->footprint ? wl->footprint(&sh->c) * nw : 0;
 
@@ -542,7 +547,8 @@ static json_t *child_run_case(const struct fl_case_def *def, const struct fl_pla
 	cx.workers = calloc(nw, sizeof(*cx.workers));
 	tids = calloc(nw, sizeof(*tids));
 	targs = calloc(nw, sizeof(*targs));
-	if (!cx.workers || !tids || !targs) {
+	pids = calloc(nw, sizeof(*pids));
+	if (!cx.workers || !tids || !targs || !pids) {
 		fl_case_error(&sh->c, "out of memory for %u workers", nw);
 		goto teardown;
 	}
@@ -561,6 +567,20 @@ static json_t *child_run_case(const struct fl_case_def *def, const struct fl_pla
 			w->lat[l] = &cx.hists[i * nr_lat + l];
 		targs[i].cx = &cx;
 		targs[i].w = w;
+		if (cx.processes) {
+			pid_t pid = fork();
+
+			if (pid == 0) {
+				thread_main(&targs[i]);
+				_exit(0);
+			}
+			if (pid < 0) {
+				fl_case_error(&sh->c, "fork for worker %u failed", i);
+				_exit(FL_EXIT_INTERNAL);
+			}
+			pids[i] = pid;
+			continue;
+		}
 		if (pthread_create(&tids[i], NULL, thread_main, &targs[i])) {
 			/* Cannot unwind a barrier with missing parties: give up the case. */
 			fl_case_error(&sh->c, "pthread_create for worker %u failed", i);
@@ -575,8 +595,16 @@ static json_t *child_run_case(const struct fl_case_def *def, const struct fl_pla
 	} else {
 		measured = coord_batch(&cx, warmup, repeat);
 	}
-	for (unsigned i = 0; i < nw; i++)
-		pthread_join(tids[i], NULL);
+	for (unsigned i = 0; i < nw; i++) {
+		int st;
+
+		if (!cx.processes) {
+			pthread_join(tids[i], NULL);
+		} else if (waitpid(pids[i], &st, 0) > 0 && !(WIFEXITED(st) && !WEXITSTATUS(st))) {
+			fl_case_error(&sh->c, "worker process %u died (%s)", i, WIFSIGNALED(st) ?
+				      strsignal(WTERMSIG(st)) : "non-zero exit");
+		}
+	}
 	if (interrupted && sh->c.status == FL_PASS && measured < repeat)
 		fl_case_error(&sh->c, "interrupted (SIGINT) after %u of %u repetitions", measured, repeat);
 teardown:
@@ -591,6 +619,7 @@ record:
 	free(cx.workers);
 	free(tids);
 	free(targs);
+	free(pids);
 	return rec;
 }
 

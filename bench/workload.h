@@ -78,6 +78,12 @@ struct workload {
 	 * will-it-scale does), so samples are not quantized to whole batches.
 	 */
 	bool counts_live;
+	/*
+	 * Workers may be processes (core option workers=processes): one mm
+	 * each, as will-it-scale's _processes variants.  Such workloads must
+	 * not call fl_metric()/fl_case_detail() from workers.
+	 */
+	bool allows_processes;
 	const struct fl_lat_desc lat[FL_MAX_LAT];	/* latency histograms */
 
 	const struct fl_option *options;

@@ -10,6 +10,7 @@
  *
  * To use:
  *   faultline run fault-scale --threads 2
+ *   faultline run fault-scale --threads 0 --set workers=processes
  *   faultline run workloads/suites/quick.job
  *
  * The mapping is verified on each worker's first batch only: reading
@@ -115,6 +116,7 @@ const struct workload wl_fault_scale = {
 	.op_unit = "fault",
 	.report_bytes = false,
 	.counts_live = true,
+	.allows_processes = true,
 	.options = fault_scale_options,
 	.config_size = sizeof(struct fault_scale_conf),
 	.footprint = fault_scale_footprint,
