@@ -197,6 +197,9 @@ ENV_ORDER = ["hostname", "kernel.release", "virt", "kernel.version", "kernel.cmd
 ENV_SKIP = {"kernel.config_source"}
 # measured, not configured: shown as a physical reference with its %difference
 CALIBRATION = ("calibration.memset_GBps", "calibration.clock_read_ns")
+# memset bandwidth of an idle machine repeats within a few percent; beyond this
+# the two runs did not see the same machine
+CALIBRATION_WARN_PCT = 10.0
 
 
 def _flatten(prefix, obj, out):
@@ -301,6 +304,17 @@ def env_warnings(runs):
     if len({v for v in hyp.values() if v != "unknown"}) > 1:
         w.append("Different virtualisation: " +
                  ", ".join("%s=%s" % kv for kv in hyp.items()))
+    base_cal = (runs[0].meta or {}).get("calibration") or {}
+    for r in runs[1:]:
+        cal = (r.meta or {}).get("calibration") or {}
+        a, b = base_cal.get("memset_GBps"), cal.get("memset_GBps")
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0:
+            ch = (b - a) / a * 100
+            if abs(ch) > CALIBRATION_WARN_PCT:
+                w.append("Machine state differs: the memset calibration of %s is %+.0f%% "
+                         "against %s (%.3g vs %.3g GB/s); changes of that order can come "
+                         "from the machine (load, frequency, placement), not the kernel."
+                         % (r.label, ch, runs[0].label, b, a))
     hosts = {r.env.get("hostname") for r in runs if r.meta}
     cpus = {(r.env.get("cpu") or {}).get("model") for r in runs if r.meta}
     if len(cpus) > 1:
@@ -406,14 +420,16 @@ def build(runs, baseline, st, fail_on=None):
                 rep["comparisons"].append(c)
             for lname, hb in rb["latency"].items():
                 hn = x["latency"].get(lname)
-                if hn is None:
-                    continue
+                if hn is None or (_hist_empty(hb) and _hist_empty(hn)):
+                    continue  # e.g. a mode that times no single fault
                 for c in compare_latency(lname, hb, hn, st, (name, lname, r.label)):
                     c.update(case=name, run=r.label)
                     if tcg_note:
                         c["notes"].insert(0, tcg_note)
                     rep["comparisons"].append(c)
         for lname in rb["latency"]:
+            if _hist_empty(rb["latency"][lname]):
+                continue
             if any(x is not None and x["status"] == "pass" and lname in x["latency"]
                    for x in recs[1:]) or not others:
                 rep["latency_plots"].append({"case": name, "latency": lname, "key": list(k)})
@@ -435,6 +451,10 @@ def build(runs, baseline, st, fail_on=None):
         rep["summary"].append(s)
     rep["fail_on"] = _gate(rep, fail_on)
     return _jsonable(rep)
+
+
+def _hist_empty(h):
+    return not h.get("buckets") and not h.get("overflow")
 
 
 def _timing_comparable(a, b):

@@ -30,9 +30,13 @@ def schema_problem(obj, kind):
 
 
 def case_key(rec):
+    """Workload, backing and parameters; plus the case name, which the engine
+    builds from them and which also carries core options that shape a case
+    but are not in params (fault-scale threads=1 vs threads=0)."""
     params = rec.get("params") or {}
+    name = rec.get("case") if isinstance(rec.get("case"), str) else ""
     return (str(rec.get("workload")), str(rec.get("backing")),
-            json.dumps(params, sort_keys=True, separators=(",", ":")))
+            json.dumps(params, sort_keys=True, separators=(",", ":")), name)
 
 
 def case_name(rec):
