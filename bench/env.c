@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "env.h"
+#include "driver.h"
 #include "sysfs.h"
 
 /* Kernel options that decide which paths exist or how they behave. */
@@ -285,13 +286,27 @@ static json_t *pmem_json(void)
 			 "dax_mounts", mounts);
 }
 
-/* Until the driver's userspace side reports ABI and capabilities. */
+/* The companion driver: ABI, build, and each feature with why not. */
 static json_t *driver_json(void)
 {
-	bool present = !access("/dev/faultline", F_OK);
+	struct fl_driver d;
+	char why[256];
+	json_t *caps;
 
-	return json_pack("{s:b, s:n, s:s}", "present", present, "abi",
-			 "reason", present ? "" : "no /dev/faultline: load drivers/faultline.ko");
+	if (fl_driver_open(&d, why, sizeof(why)))
+		return json_pack("{s:b, s:n, s:n, s:s}", "present", 0, "abi", "capabilities",
+				 "reason", why);
+	caps = json_object();
+	for (int f = 0; f < FL_FEAT_COUNT; f++) {
+		const char *no = fl_driver_why(&d, (enum fl_feature)f);
+
+		json_object_set_new(caps, fl_driver_feature_name((enum fl_feature)f),
+				    json_string(no ? no : "yes"));
+	}
+	json_t *o = json_pack("{s:b, s:i, s:s, s:o, s:s}", "present", 1, "abi", (int)d.version.abi,
+			      "built_for", d.version.release, "capabilities", caps, "reason", "");
+	fl_driver_close(&d);
+	return o;
 }
 
 json_t *fl_env_json(void)
