@@ -265,7 +265,7 @@ def env_diff(runs):
         known = [v for v, f in zip(vals, flats) if f is not None]
         if len(set(known)) > 1:
             rows.append({"key": k, "values": vals})
-            if all(isinstance(v, str) for v in known) and max(len(v) for v in known) > 40 \
+            if all(isinstance(v, str) and len(v.split()) > 3 for v in known) \
                     and vals[0] is not None:
                 rows.append({"key": k + " (words vs %s)" % runs[0].label,
                              "values": [_word_diff(vals[0], v) for v in vals]})
@@ -445,6 +445,9 @@ def build(runs, baseline, st, fail_on=None):
              "timing_comparable": _timing_comparable(base, r)}
         for v in VERDICT_ORDER:
             s[v] = len([c for c in cs if c["verdict"] == v])
+        i = cols.index(r)
+        s["lost"] = len([x for x in rep["status_changes"]
+                         if x["values"][0] == "pass" and x["values"][i] not in (None, "pass")])
         tested = [c for c in cs if c["p"] is not None]
         s["tests"] = len(tested)
         s["expected_false_positives"] = round(len(tested) * st.alpha, 1)

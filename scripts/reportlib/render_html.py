@@ -108,11 +108,11 @@ def render(rep, plots):
     w("<h2>Summary</h2>")
     if rep["summary"]:
         w(table(["run", "compared", "regressed", "improved", "noisy", "unchanged", "info",
-                 "tests", "expected false +", "timing"],
+                 "pass->not", "tests", "expected false +", "timing"],
                 [[s["run"], s["compared"], s["regressed"], s["improved"], s["noisy"],
-                  s["unchanged"], s["info"], s["tests"], "~%g" % s["expected_false_positives"],
+                  s["unchanged"], s["info"], s["lost"], s["tests"], "~%g" % s["expected_false_positives"],
                   "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
-                 for s in rep["summary"]], num_cols=range(1, 9)))
+                 for s in rep["summary"]], num_cols=range(1, 10)))
     else:
         w("<p>one run only: nothing compared</p>")
 

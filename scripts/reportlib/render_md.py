@@ -110,14 +110,15 @@ def render(rep):
     w("-" * 20)
     if rep["summary"]:
         w(fmt.text_table(["run", "compared", "regressed", "improved", "noisy", "unchanged",
-                          "info", "tests", "expected false +", "timing"],
+                          "info", "pass->not", "tests", "expected false +", "timing"],
                          [[s["run"], s["compared"], s["regressed"], s["improved"], s["noisy"],
-                           s["unchanged"], s["info"], s["tests"],
+                           s["unchanged"], s["info"], s["lost"], s["tests"],
                            "~%g" % s["expected_false_positives"],
                            "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
                           for s in rep["summary"]],
-                         "lrrrrrrrrl"))
-        w("  (expected false +: tests x alpha, the number of p < alpha results chance\n"
+                         "lrrrrrrrrrl"))
+        w("  (pass->not: cases that pass in the baseline and skip, fail or error here;\n"
+          "  expected false +: tests x alpha, the number of p < alpha results chance\n"
           "  alone gives if nothing changed; --min-change filters most of them)")
     else:
         w("  one run only: nothing compared")
@@ -165,7 +166,7 @@ def render(rep):
         w("-----------------------------------------------------------------")
         w(fmt.text_table(["", "case", "observed"] + cols,
                          [["*" if b["differs"] else " ", b["case"], b["key"]]
-                          + [_short(v, 60) for v in b["values"]] for b in rep["behaviour"]]))
+                          + [_short(v, 90) for v in b["values"]] for b in rep["behaviour"]]))
         w("  (* = differs between runs)")
         w("")
 

@@ -249,6 +249,7 @@ class TestComparisons(Tmp):
         b = F.suite(self.path("b"), "b", 2, extra=extra, thp_factor=0.5)
         rep, md, _, _ = self.run_report([a, b], "--no-html")
         self.assertEqual([c["status"] for c in rep["correctness"]], ["hung", "error", "fail"])
+        self.assertEqual(rep["summary"][0]["lost"], 3)
         i = md.index("Correctness")
         self.assertLess(i, md.index("Regressions"))
         self.assertIn("follow_trans_huge_pmd", md[i:md.index("Regressions")])
