@@ -6,6 +6,7 @@ lines and marks the run incomplete; a foreign schema major version refuses
 that file (or that record) only.  Nothing here raises on bad input.
 """
 
+import copy
 import json
 import math
 import os
@@ -66,6 +67,7 @@ class Run:
         self.complete = True
         self.usable = True        # False: nothing of this run can be compared
         self.lines = 0
+        self.members = [path]     # folders pooled into this column (A+B+C)
 
     def problem(self, fname, text):
         self.problems.append((fname, text))
@@ -92,7 +94,7 @@ class Run:
             "accel": self.accel, "start": m.get("start"), "end": m.get("end"),
             "faultline_version": m.get("faultline_version"),
             "complete": self.complete, "records": len(self.records),
-            "usable": self.usable,
+            "usable": self.usable, "members": self.members,
             "problems": ["%s: %s" % p for p in self.problems],
         }
 
@@ -259,3 +261,119 @@ def assign_labels(runs, labels=None):
         if r.label in seen:
             r.label = "%s#%d" % (r.label, i)
         seen[r.label] = i
+
+
+# ---- groups of runs ---------------------------------------------------------
+#
+# A+B+C on the command line pools several runs of one configuration: the
+# samples of a metric are concatenated and histograms summed, so the
+# run-to-run variation of the machine becomes part of the sample instead of
+# a systematic difference that a test of repetitions from one run would call
+# significant.
+
+SEVERITY = {"pass": 0, "skip": 1, "fail": 2, "error": 3}
+GROUP_MUST_MATCH = ("kernel.release", "virt.accel", "cpu.model", "thp.enabled")
+
+
+def split_group(arg):
+    """'A+B' -> ['A', 'B'] unless 'A+B' is itself an existing path."""
+    if "+" not in arg or os.path.exists(arg):
+        return [arg]
+    return [p for p in arg.split("+") if p]
+
+
+def _get(d, dotted):
+    for k in dotted.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+def _merge_hist(hs):
+    buckets = {}
+    for h in hs:
+        for lo, hi, c in h["buckets"]:
+            buckets[(lo, hi)] = buckets.get((lo, hi), 0) + c
+    out = dict(hs[0])
+    out["buckets"] = [[lo, hi, c] for (lo, hi), c in sorted(buckets.items())]
+    out["overflow"] = sum(int(h.get("overflow") or 0) for h in hs)
+    mins = [h["min"] for h in hs if isinstance(h.get("min"), (int, float))]
+    maxs = [h["max"] for h in hs if isinstance(h.get("max"), (int, float))]
+    out["min"] = min(mins) if mins else None
+    out["max"] = max(maxs) if maxs else None
+    out["count"] = sum(c for _, _, c in out["buckets"])
+    return out
+
+
+def _merge_records(recs):
+    worst = max(recs, key=lambda r: (SEVERITY[r["status"]], bool(r.get("hung"))))
+    if worst["status"] != "pass":
+        return worst
+    out = dict(recs[0])
+    out["metrics"] = {}
+    for name, m in recs[0]["metrics"].items():
+        parts = [r["metrics"].get(name) for r in recs]
+        if all(parts):
+            out["metrics"][name] = dict(m, samples=[x for p in parts for x in p["samples"]])
+    out["latency"] = {}
+    for name in recs[0]["latency"]:
+        parts = [r["latency"].get(name) for r in recs]
+        if all(parts):
+            out["latency"][name] = _merge_hist(parts)
+    details = {}
+    for r in recs:
+        for k, v in r["details"].items():
+            if k not in details:
+                details[k] = v
+            elif details[k] != v:
+                details[k] = "%s | %s" % (details[k], v)
+    out["details"] = details
+    return out
+
+
+def merge_runs(members, arg):
+    """One Run standing for several runs of the same configuration."""
+    usable = [m for m in members if m.usable]
+    g = Run(arg)
+    g.name = "+".join(m.name for m in members)
+    g.members = [m.path for m in members]
+    for m in members:
+        g.problems.extend(m.problems)
+    if not usable:
+        g.usable = False
+        return g
+    g.meta = copy.deepcopy(usable[0].meta)
+    if g.meta is not None:
+        cals = [_get(m.meta, "calibration.memset_GBps") for m in usable if m.meta]
+        cals = sorted(c for c in cals if isinstance(c, (int, float)))
+        if cals and isinstance(g.meta.get("calibration"), dict):
+            g.meta["calibration"]["memset_GBps"] = cals[len(cals) // 2]
+    g.complete = all(m.complete for m in members)
+    for key in GROUP_MUST_MATCH:
+        vals = {json.dumps(_get(m.env, key)) for m in usable if m.meta}
+        if len(vals) > 1:
+            g.problem(arg, "group members differ in %s (%s): pooled anyway, but this is "
+                           "not one configuration" % (key, ", ".join(sorted(vals))))
+    keys = []
+    for m in usable:
+        keys.extend(k for k in m.order if k not in keys)
+    for k in keys:
+        recs = [m.records[k] for m in usable if k in m.records]
+        if len(recs) < len(usable):
+            g.problem(arg, "case %s is in %d of %d group members"
+                      % (case_name(recs[0]), len(recs), len(usable)))
+        sts = sorted({r["status"] for r in recs})
+        if len(sts) > 1:
+            g.problem(arg, "case %s is %s in different members: the group shows the worst"
+                      % (case_name(recs[0]), "/".join(sts)))
+        g.records[k] = _merge_records(recs)
+        g.order.append(k)
+    return g
+
+
+def load_arg(arg):
+    parts = split_group(arg)
+    if len(parts) == 1:
+        return load_run(parts[0])
+    return merge_runs([load_run(p) for p in parts], arg)

@@ -340,6 +340,22 @@ class TestComparisons(Tmp):
         self.assertIn("one side only", md)
 
 
+class TestGroups(Tmp):
+    def test_pooled_runs(self):
+        a1 = F.suite(self.path("a1"), "a1", 1)
+        a2 = F.suite(self.path("a2"), "a2", 2, extra=[
+            F.record("a2", 70, "dax-gup", "fsdax", {}, status="skip", reason="no PMEM")])
+        b = F.suite(self.path("b"), "b", 3)
+        rep, md, _, se = self.run_report([a1 + "+" + a2, b], "--no-html")
+        self.assertEqual(rep["baseline"], "a1+a2")
+        self.assertEqual(rep["runs"][0]["members"], [a1, a2])
+        c = next(c for c in rep["comparisons"] if c["metric"] == "throughput")
+        self.assertEqual((c["n_base"], c["n_new"]), (10, 5))
+        lat = next(c for c in rep["comparisons"] if c["stat"] == "p50")
+        self.assertEqual((lat["n_base"], lat["n_new"]), (40000, 20000))
+        self.assertIn("in 1 of 2 group members", se)
+
+
 class TestBadInput(Tmp):
     def test_bad_folders_reported_rest_compared(self):
         a = F.suite(self.path("a"), "a", 1)
