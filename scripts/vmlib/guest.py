@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from .common import REPO, VmError, cache_dir, log, run
@@ -22,7 +23,7 @@ GUEST_DIR = REPO / "scripts" / "guest"
 
 # Modules the initramfs loads, in this order, with their dependencies.
 INITRAMFS_MODULES = ["virtio_pci", "virtio_blk", "crc32c_generic",
-                     "crc32c_intel", "ext4"]
+                     "crc32c_intel", "ext4", "9pnet_virtio", "9p"]
 
 
 def _norm(name):
@@ -163,7 +164,9 @@ def build_image(suite, root):
         return img
     idir.mkdir(parents=True, exist_ok=True)
     for old in idir.glob(f"{suite}-*.ext4"):
-        old.unlink()
+        # stale keys; a run that started within the hour may still use it
+        if time.time() - old.stat().st_mtime > 3600:
+            old.unlink()
     used = int(subprocess.run(["du", "-sxb", str(root)], capture_output=True,
                               text=True).stdout.split()[0])
     # Room for faultline's page-cache files and the build outputs.

@@ -235,6 +235,18 @@ CASE_RE = re.compile(r"faultline: case-(start|end) (\d+)/(\d+) (\S+)"
                      r"(?: (\S+))?")
 
 
+HEADLINE = re.compile(r"BUG:|Oops:|WARNING:|Kernel panic|general protection|"
+                      r"KASAN|INFO: task|soft lockup|LOCKUP|UBSAN|"
+                      r"kernel BUG|Unable to handle")
+
+
+def headline(lines):
+    """The line that names a splat best (not `cut here` or a ==== rule)."""
+    body = [TS_RE.sub("", x) for x in lines]
+    return next((b for b in body if HEADLINE.search(b)),
+                next((b for b in body if SPLAT_START.search(b)), body[0]))
+
+
 class Boot:
     """State of one guest boot, fed line by line from the console."""
 
@@ -252,20 +264,23 @@ class Boot:
         self.recent = []
         self.status = {}
         self.outcome = None
+        self.kernel_lines = []      # for dmesg.txt when the boot crashed
 
     def feed(self, line):
         line = line.rstrip("\r\n")
         kern = TS_RE.match(line)
         body = line[kern.end():] if kern else line
         if kern:
+            self.kernel_lines.append(line)
             if self.cur_splat is not None:
                 self.cur_splat["lines"].append(line)
                 if SPLAT_END.search(body) or len(
                         self.cur_splat["lines"]) >= 120:
                     self.cur_splat = None
             elif SPLAT_START.search(body) and not re.match(r"^=+$", body):
+                ctx = [x for x in self.recent[-3:] if TS_RE.match(x)]
                 self.cur_splat = {"case": self.running,
-                                  "lines": self.recent[-3:] + [line],
+                                  "lines": ctx + [line],
                                   "at": round(time.monotonic() -
                                               self.started, 1)}
                 self.splats.append(self.cur_splat)
@@ -406,7 +421,7 @@ def record_case_error(out, case, reason, kernel_log, hung=False):
     if target is None:
         parts = label.split("/")
         target = {"schema": "faultline.record/1", "run_id": run_id,
-                  "seq": seq, "case": label,
+                  "seq": seq - 1, "case": label,
                   "workload": parts[0],
                   "backing": parts[1] if len(parts) > 1 else None,
                   "params": dict(kv.split("=", 1) for kv in
@@ -537,11 +552,16 @@ def run_kernel(k, a, job, out):
             summary["phases"][f"boot{n}"] = b["seconds"]
             log(f"boot {n} ended: {why} after {b['seconds']} s "
                 f"({boot.cases_done} cases finished)")
+            bdir = vmd / f"boot{n}"
+            if not (bdir / "dmesg.txt").exists() and boot.kernel_lines:
+                bdir.mkdir(exist_ok=True)
+                (bdir / "dmesg.txt").write_text(
+                    "# boot ended before dmesg was saved: kernel lines "
+                    "from the serial console\n" +
+                    "\n".join(boot.kernel_lines) + "\n")
             if boot.splats:
                 s = boot.splats[0]
-                first = next((TS_RE.sub("", x) for x in s["lines"]
-                              if SPLAT_START.search(TS_RE.sub("", x))),
-                             s["lines"][0])
+                first = headline(s["lines"])
                 if s["case"]:
                     record_case_error(
                         out, s["case"], f"kernel splat: {first.strip()}",

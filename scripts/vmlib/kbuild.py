@@ -1,0 +1,167 @@
+"""build:VERSION kernels: Debian's linux-source-VERSION compiled in the root
+of the Debian suite that ships it (its compiler), with the faultline config
+fragment (scripts/kconfig/faultline.config, + kasan.config for --kasan),
+plus the kernel's own mm selftests.  Cached under
+<cache>/kernels/<label>-<source version>-<fragment hash>/:
+  src/        the configured and built tree (the driver's KDIR, /srv)
+  install/    bzImage, lib/modules/<release>/, selftests/
+  .complete   marker (JSON)
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from . import roots
+from .common import REPO, UsageError, VmError, cache_dir, flocked, log, run
+
+KCONFIG = REPO / "scripts" / "kconfig"
+SUITES = ["bookworm", "trixie", "sid", "bullseye"]
+KBUILD_PKGS = ["bc", "bison", "flex", "libelf-dev", "libssl-dev", "cpio",
+               "xz-utils", "rsync", "libcap-dev"]
+SELFTESTS = ["hmm-tests", "gup_test", "cow", "gup_longterm", "migration"]
+
+
+def _source_suite(ver):
+    pkg = f"linux-source-{ver}"
+    for s in SUITES:
+        v = roots.AptConfig(s).candidates([pkg]).get(pkg)
+        if v:
+            return s, v
+    raise UsageError(f"build:{ver}: no Debian suite of {', '.join(SUITES)} "
+                     f"has {pkg}")
+
+
+def _in_root(root, srv, cmd, logf):
+    script = ('set -e; mount --bind "$2" "$1/srv"; '
+              'mount -t proc proc "$1/proc"; r=$1; shift 2; '
+              'exec chroot "$r" "$@"')
+    env = dict(os.environ, LC_ALL="C.UTF-8",
+               PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+    return run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                script, "sh", root, srv, "sh", "-c", cmd], logfile=logf,
+               env=env, nice=True, check=False)
+
+
+def resolve(k, a):
+    ver, var = k.version, k.variant
+    suite, srcver = _source_suite(ver)
+    frags = [KCONFIG / "faultline.config"] + (
+        [KCONFIG / "kasan.config"] if var == "kasan" else [])
+    base = os.environ.get("FAULTLINE_KCONFIG_BASE", "defconfig")
+    h = hashlib.sha256(base.encode())
+    for f in frags:
+        h.update(f.read_bytes())
+    key = f"{k.label}-{srcver}-{h.hexdigest()[:12]}"
+    kd = cache_dir() / "kernels" / key
+    k.suite = suite
+    k.root = roots.ensure_root(suite)
+    if not (kd / ".complete").exists():
+        with flocked(cache_dir() / "kernels" / f"{key}.lock"):
+            if not (kd / ".complete").exists():
+                build(k, kd, suite, srcver, frags, base)
+    info = json.loads((kd / ".complete").read_text())
+    log(f"kernel {k.spec}: cached at {kd} ({info['release']})")
+    k.release = info["release"]
+    k.vmlinuz = kd / "install" / "bzImage"
+    k.modroot = kd / "install"
+    k.kdir_host, k.kdir = kd / "src", "/srv"
+    st = kd / "install" / "selftests"
+    k.selftests = st if st.is_dir() and any(st.iterdir()) else None
+    k.notes.update(info.get("notes", {}))
+
+
+def build(k, kd, suite, srcver, frags, base):
+    t0 = time.monotonic()
+    ver = k.version
+    absent = roots.ensure_packages(suite, KBUILD_PKGS)
+    if absent:
+        raise VmError(f"{suite} lacks kernel build tools {absent}")
+    if kd.exists():
+        shutil.rmtree(kd)
+    kd.mkdir(parents=True)
+    logf = kd / "build.log"
+    sd = cache_dir() / "sources"
+    pkg = f"linux-source-{ver}"
+    debs = sorted(sd.glob(f"{pkg}_{srcver.replace(':', '%3a')}_*.deb"))
+    deb = debs[-1] if debs else None
+    if deb:
+        log(f"kernel {k.spec}: source {deb} (cached)")
+    else:
+        log(f"kernel {k.spec}: downloading {pkg} {srcver} from {suite}")
+        deb = roots.AptConfig(suite).download(pkg, sd)
+    log(f"kernel {k.spec}: unpacking {deb.name} (log {logf})")
+    tmp = kd / "deb"
+    run(["dpkg-deb", "-x", deb, tmp], logfile=logf)
+    tars = sorted((tmp / "usr/src").glob(f"linux-source-{ver}.tar.*"))
+    if not tars:
+        raise VmError(f"{deb} has no usr/src/linux-source-{ver}.tar.*")
+    run(["tar", "-C", kd, "-xf", tars[0]], logfile=logf, nice=True)
+    shutil.rmtree(tmp)
+    (kd / f"linux-source-{ver}").rename(kd / "src")
+    fr = kd / "src" / ".faultline-fragments"
+    fr.mkdir()
+    for f in frags:
+        shutil.copy2(f, fr / f.name)
+    cfg = ("make x86_64_defconfig && make kvm_guest.config"
+           if base == "defconfig" else
+           "cp /boot/config-$(ls /lib/modules | sort -V | tail -1) .config")
+    names = " ".join(f".faultline-fragments/{f.name}" for f in frags)
+    jobs = os.environ.get("FAULTLINE_KBUILD_JOBS", "2")
+    steps = [
+        ("configure", f"cd /srv/src && {cfg} && "
+         f"scripts/kconfig/merge_config.sh -m .config {names} && "
+         "make olddefconfig"),
+        ("compile", f"cd /srv/src && make -j{jobs} bzImage modules"),
+        ("install", "cd /srv/src && rm -rf /srv/install && "
+         "mkdir -p /srv/install && cp arch/x86/boot/bzImage /srv/install/ && "
+         "make modules_install INSTALL_MOD_PATH=/srv/install "
+         "INSTALL_MOD_STRIP=1 && make -s kernelrelease > /srv/release"),
+    ]
+    for name, cmd in steps:
+        tp = time.monotonic()
+        log(f"kernel {k.spec}: {name} (log {logf})")
+        r = _in_root(k.root, kd, cmd, logf)
+        if r.returncode:
+            raise VmError(f"kernel build step {name} failed; see {logf}")
+        log(f"kernel {k.spec}: {name} done in "
+            f"{time.monotonic() - tp:.0f} s")
+    release = (kd / "release").read_text().strip()
+    # Missing enabled options (e.g. renamed across versions) are recorded.
+    config = (kd / "src" / ".config").read_text()
+    notes, unmet = {}, []
+    for f in frags:
+        for line in f.read_text().splitlines():
+            if line.startswith("CONFIG_") and line.endswith(("=y", "=m")):
+                if line not in config:
+                    unmet.append(line)
+    if unmet:
+        notes["config_unmet"] = unmet
+        log(f"kernel {k.spec}: fragment options not in .config: "
+            f"{' '.join(unmet)}")
+    # The kernel's own mm selftests, as peers (TAP results in the guest).
+    log(f"kernel {k.spec}: building mm selftests")
+    st = kd / "install" / "selftests"
+    r = _in_root(k.root, kd, "cd /srv/src && make headers && "
+                 "make -k -C tools/testing/selftests/mm", logf)
+    st.mkdir(parents=True, exist_ok=True)
+    built = []
+    for t in SELFTESTS:
+        b = kd / "src/tools/testing/selftests/mm" / t
+        if b.is_file():
+            shutil.copy2(b, st / t)
+            built.append(t)
+    shutil.copy2(REPO / "scripts/guest/selftests-run", st / "run")
+    (st / "list").write_text("\n".join(built) + "\n")
+    if len(built) < len(SELFTESTS):
+        notes["selftests"] = ("not built: " + ", ".join(
+            sorted(set(SELFTESTS) - set(built))) + f" (log {logf})")
+    info = {"spec": k.spec, "release": release, "suite": suite,
+            "source": f"linux-source-{ver} {srcver}", "config_base": base,
+            "fragments": [f.name for f in frags], "selftests": built,
+            "notes": notes, "seconds": round(time.monotonic() - t0)}
+    (kd / ".complete").write_text(json.dumps(info, indent=1) + "\n")
+    log(f"kernel {k.spec}: built {release} in {info['seconds']} s")
