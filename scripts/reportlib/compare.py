@@ -412,6 +412,12 @@ def build(runs, baseline, st, fail_on=None):
                 mn = x["metrics"].get(mname)
                 if mn is None:
                     continue
+                if mn["unit"] != mb["unit"] or mn["direction"] != mb["direction"]:
+                    rep["unmatched_metrics"].append({
+                        "case": name, "metric": mname, "run": r.label,
+                        "only_in": "both, but %s %s vs %s %s" % (
+                            mb["unit"], mb["direction"], mn["unit"], mn["direction"])})
+                    continue
                 c = compare_metric(mname, mb["unit"], mb["direction"], mb["samples"],
                                    mn["samples"], st, (name, mname, r.label))
                 c.update(case=name, run=r.label)

@@ -339,6 +339,17 @@ class TestComparisons(Tmp):
                                                      "only_in": "b"}])
         self.assertIn("one side only", md)
 
+    def test_metric_with_other_unit_not_compared(self):
+        ra = F.record("a", 60, "gup-user", "thp", {}, metrics={
+            "time_per_op": F.metric(random.Random(1), "ns/page", "lower", 50, 0.01, 5)})
+        rb = F.record("b", 60, "gup-user", "thp", {}, metrics={
+            "time_per_op": F.metric(random.Random(2), "ns/pin", "lower", 500, 0.01, 5)})
+        a = F.suite(self.path("a"), "a", 1, extra=[ra])
+        b = F.suite(self.path("b"), "b", 2, extra=[rb])
+        rep, _, _, _ = self.run_report([a, b], "--no-html")
+        self.assertFalse([c for c in rep["comparisons"] if c["case"] == "gup-user/thp/"])
+        self.assertIn("ns/page lower vs ns/pin lower", rep["unmatched_metrics"][0]["only_in"])
+
 
 class TestGroups(Tmp):
     def test_pooled_runs(self):
