@@ -65,3 +65,27 @@ driver:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- fuzzing (issue 8) ------------------------------------------------------
+# libFuzzer harnesses in tests/fuzz/ for the job-file and option parsers,
+# built with clang, ASan and UBSan into build/fuzz.  `make fuzz` runs every
+# harness for FUZZ_SECONDS (in parallel, niced); any crash, hang, leak or
+# sanitizer report fails the target and leaves the input in build/fuzz/.
+# Packages: scripts/debian-packages.txt, "# fuzzing".
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+fuzz-build:
+	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) OPT="-O1 -g" \
+		SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BIN)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libfaultline.a $(HDRS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< build/fuzz/libfaultline.a $(LDLIBS)
+
+fuzz: fuzz-build
+	/usr/bin/python3 tests/fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_BIN)
+.PHONY: fuzz-build
+# ---- end fuzzing -------------------------------------------------------------
