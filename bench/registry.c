@@ -9,6 +9,9 @@
 
 extern const struct workload wl_populate, wl_fault_scale, wl_null;
 extern const struct workload wl_gup_bench, wl_notifier_vs_pinned;
+extern const struct workload wl_numa_migrate, wl_device_migrate;
+extern const struct workload wl_gup_user;
+extern const struct workload wl_dax_populate;
 
 const struct workload *const fl_workloads[] = {
 	&wl_populate,
@@ -16,6 +19,10 @@ const struct workload *const fl_workloads[] = {
 	&wl_null,
 	&wl_gup_bench,
 	&wl_notifier_vs_pinned,
+	&wl_numa_migrate,
+	&wl_device_migrate,
+	&wl_gup_user,
+	&wl_dax_populate,
 	NULL
 };
 

@@ -1,0 +1,988 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dax-populate: making a DAX mapping present, and whether the kernel did it
+ * with pmd (2 MiB) or pte (4 KiB) entries, across the alignment matrix that
+ * decides it.
+ *
+ * Kernel paths: mmap(MAP_POPULATE) / mlock / MAP_LOCKED -> __mm_populate ->
+ * populate_vma_page_range -> __get_user_pages -> follow_page_mask ->
+ * handle_mm_fault -> create_huge_pmd -> dax_iomap_pmd_fault (fsdax) or
+ * dev_dax_huge_fault (devdax), falling back to dax_iomap_pte_fault;
+ * madvise(MADV_POPULATE_READ/WRITE) -> faultin_page_range (5.14+); first
+ * touch -> the same fault handlers.
+ *
+ * Guards (seed 001, "mm: Fix mmap MAP_POPULATE for DAX pmd mapping"):
+ *  - MAP_POPULATE of a pmd-mapped DAX file oopsed in follow_trans_huge_pmd
+ *    (pmd without struct page): every populate mode here walks GUP over
+ *    DAX pmds;
+ *  - mmap(MAP_POPULATE) at a VA 2 MiB-aligned + 2 pages hung: va_pages=2
+ *    with a modest core `timeout` turns a hang into a `fail` ("hung");
+ *  - a pfn info block put the data "off by 2 pages", so pmd faults fell
+ *    back to pte silently: the pmd share is measured per case and compared
+ *    with the expectation written in the job file.
+ *
+ * Whether a fault was pmd or pte is measured, not assumed, from (in this
+ * order of preference) the driver's HMM snapshot (per-page pmd flag, when
+ * /dev/faultline is loaded), the fs_dax tracepoints (dax_pmd_fault_done
+ * NOPAGE vs FALLBACK, with the fallback reason derived from the event's
+ * fields the way dax_fault_check_fallback() decides it), or, for devdax,
+ * the device alignment (a 2 MiB-aligned device refuses pte faults).
+ * smaps FilePmdMapped is recorded beside them (DAX pmds are not counted
+ * there on most kernels: zone-device pages are skipped).
+ *
+ * Needs: an fsdax mount (dax_dir) or a devdax device; root and tracefs for
+ * the tracepoints; optionally /dev/faultline; fio for the side-by-side run.
+ *
+ * To use:
+ *   faultline run dax-populate --backing fsdax --set mode=shared-populate \
+ *       --set va_pages=0 --set expect=pmd
+ *   faultline run workloads/suites/dax.job
+ *   faultline describe dax-populate
+ *
+ * One repetition: create the file (prepare, untimed), populate it (run,
+ * timed: the mmap/madvise/mlock call or the touch loop), then account the
+ * faults, check the expectation and measure bandwidth through the mapping
+ * (check, untimed by the core; bandwidth uses the core's clock).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libpmem.h>
+#include <tracefs.h>
+
+#include "driver.h"
+#include "sysfs.h"
+#include "workload.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
+#define SZ_4K	4096ul
+#define SZ_2M	(2ul << 20)
+#define PG_PMD_COLOUR	(SZ_2M / SZ_4K - 1)
+
+/* Flags of the fs_dax events (include/linux/mm_types.h, mm.h). */
+#define VM_FAULT_NOPAGE		0x000100
+#define VM_FAULT_FALLBACK	0x000800
+#define FAULT_FLAG_WRITE	0x01
+#define VM_SHARED_FLAG		0x08
+
+int fl_find_dax_mount(char *dir, size_t len);	/* bench/backing.c */
+int fl_find_devdax(char *dev, size_t len);
+
+enum mode {
+	M_SHARED_POPULATE, M_PRIVATE_POPULATE, M_SYNC_POPULATE, M_READ_TOUCH,
+	M_WRITE_TOUCH, M_POPULATE_READ, M_POPULATE_WRITE, M_MLOCK, M_MAP_LOCKED,
+};
+static const char *const modes[] = {
+	"shared-populate", "private-populate", "sync-populate", "read-touch",
+	"write-touch", "populate-read", "populate-write", "mlock", "map-locked", NULL
+};
+
+enum alloc { A_FALLOCATE, A_WRITTEN, A_SPARSE };
+static const char *const allocs[] = { "fallocate", "written", "sparse", NULL };
+
+enum expect { E_ANY, E_PMD, E_PTE_FALLBACK, E_MMAP_EINVAL };
+static const char *const expects[] = { "any", "pmd", "pte-fallback", "mmap-einval", NULL };
+
+enum bw_write { W_NONE, W_STORE, W_PERSIST };
+static const char *const bw_writes[] = { "none", "store", "persist", NULL };
+
+enum fio_engine { F_NONE, F_MMAP, F_LIBPMEM, F_DEVDAX };
+static const char *const fio_engines[] = { "none", "mmap", "libpmem", "dev-dax", NULL };
+static const char *const fio_ioengine[] = { NULL, "mmap", "libpmem", "dev-dax" };
+
+/* Fallback reasons, as dax_fault_check_fallback() and dax_iomap_pmd_fault() decide. */
+enum reason { R_COLOUR, R_COW, R_VMA, R_EOF, R_EXTENT, R_NO_ATTEMPT, R_COUNT };
+static const char *const reason_names[R_COUNT] = {
+	"va-pgoff-colour",	/* VA and file offset not congruent modulo 2 MiB */
+	"cow-write-private",	/* write fault in a MAP_PRIVATE mapping: COW to anon ptes */
+	"pmd-outside-vma",	/* the 2 MiB around the fault crosses the VMA's ends */
+	"beyond-eof",		/* the 2 MiB would extend past i_size */
+	"extent-or-pfn",	/* block map/pfn not 2 MiB (unaligned extent, hole, pfn offset, pte entries present) */
+	"no-pmd-attempt",	/* only pte faults: the kernel never tried a pmd (VMA not pmd-suitable) */
+};
+
+struct dp_conf {
+	uint64_t size;
+	int mode;
+	int64_t va_pages;
+	uint64_t file_off;
+	int alloc;
+	int expect;
+	double expect_pmd_share;
+	double expect_tol;
+	char expect_reason[FL_OPT_STRLEN];
+	bool trace;
+	int64_t bw_passes;
+	int bw_write;
+	int fio;
+	int64_t fio_loops;
+	uint64_t bs;
+};
+
+static const struct fl_option dp_options[] = {
+	FL_OPT_SIZE_(struct dp_conf, size, "size", SZ_4K, 1ull << 40, "64M",
+		     "bytes mapped and populated per repetition (also the file size beyond file_off)"),
+	FL_OPT_ENUM_(struct dp_conf, mode, "mode", modes, "shared-populate",
+		     "shared-populate: MAP_SHARED|MAP_POPULATE; private-populate: MAP_PRIVATE|MAP_POPULATE; "
+		     "sync-populate: MAP_SHARED_VALIDATE|MAP_SYNC|MAP_POPULATE; read-touch/write-touch: "
+		     "first-touch loads/stores per 4 KiB; populate-read/-write: MADV_POPULATE_READ/WRITE (5.14+); "
+		     "mlock: mlock() of a MAP_SHARED mapping; map-locked: MAP_SHARED|MAP_LOCKED"),
+	FL_OPT_INT_(struct dp_conf, va_pages, "va_pages", -1, 511, "0",
+		    "VA = a 2 MiB boundary + this many 4 KiB pages (0 = 2 MiB aligned; the seed's hang: 2); -1 = wherever mmap(NULL) puts it"),
+	FL_OPT_SIZE_(struct dp_conf, file_off, "file_off", 0, 1ull << 40, "0",
+		     "file (or device) offset of the mapping, a multiple of 4 KiB; 0 or 2M = aligned"),
+	FL_OPT_ENUM_(struct dp_conf, alloc, "alloc", allocs, "fallocate",
+		     "fsdax file blocks: fallocate (unwritten extents), written (fallocate + pwrite of every byte), sparse (holes only)"),
+	FL_OPT_ENUM_(struct dp_conf, expect, "expect", expects, "any",
+		     "expected outcome, a mismatch fails the case: pmd (share >= 100 - expect_tol), pte-fallback (share 0), mmap-einval (devdax refuses the mapping)"),
+	FL_OPT_DOUBLE_(struct dp_conf, expect_pmd_share, "expect_pmd_share", -1, 100, "-1",
+		       "expected pmd share in percent (+- expect_tol); -1 = not checked"),
+	FL_OPT_DOUBLE_(struct dp_conf, expect_tol, "expect_tol", 0, 100, "1",
+		       "tolerance of expect_pmd_share and expect=pmd, percentage points"),
+	FL_OPT_STR_(struct dp_conf, expect_reason, "expect_reason", "",
+		    "expected dominant fallback reason (va-pgoff-colour, cow-write-private, pmd-outside-vma, beyond-eof, extent-or-pfn, no-pmd-attempt); \"\" = not checked"),
+	FL_OPT_BOOL_(struct dp_conf, trace, "trace", "yes",
+		     "count faults with the fs_dax tracepoints (root, tracefs); adds the tracing cost to each fault"),
+	FL_OPT_INT_(struct dp_conf, bw_passes, "bw_passes", 0, 1000, "2",
+		    "read/write passes over the mapping after populating (0 = no bandwidth figures)"),
+	FL_OPT_ENUM_(struct dp_conf, bw_write, "bw_write", bw_writes, "store",
+		     "write pass: plain stores (memcpy), persist (libpmem pmem_memcpy_persist), or none; read-only and private mappings skip it"),
+	FL_OPT_ENUM_(struct dp_conf, fio, "fio", fio_engines, "none",
+		     "after the repetitions, run fio with this ioengine (read, bs) on a file/device populated the same way and record its figures beside ours"),
+	FL_OPT_INT_(struct dp_conf, fio_loops, "fio_loops", 1, 1000, "4",
+		    "fio --loops, and our read passes over the same file for the side-by-side ratio"),
+	FL_OPT_SIZE_(struct dp_conf, bs, "bs", SZ_4K, 1ull << 30, "2M",
+		     "copy unit of the bandwidth passes and fio's bs"),
+	FL_OPT_END
+};
+
+enum { LAT_PMD, LAT_PTE, LAT_TOUCH, LAT_CALL };
+
+/* Fault accounting of one repetition, from the fs_dax tracepoints. */
+struct fault_count {
+	uint64_t pmd_nopage, pmd_fallback, pmd_other, pte;
+	uint64_t reasons[R_COUNT];
+	uint64_t start_ts[2][256];	/* [pmd/pte][cpu]: last *_fault event */
+	uintptr_t lo, hi;		/* our mapping */
+	struct fl_worker *w;
+};
+
+struct dp_case {
+	struct tracefs_instance *inst;
+	struct tep_handle *tep;
+	char trace_why[200];
+	struct fl_driver drv;
+	bool drv_open;
+	size_t devdax_align;
+	/* per repetition (one worker) */
+	char path[512];
+	int fd;
+	char *resv;		/* reserved VA, len bytes at the target */
+	char *addr;
+	size_t len;
+	bool mapped;
+	int mmap_errno;
+	uint64_t call_ns;
+	char *bounce;
+};
+
+static bool is_populate_mode(int m)
+{
+	return m == M_SHARED_POPULATE || m == M_PRIVATE_POPULATE || m == M_SYNC_POPULATE ||
+	       m == M_MAP_LOCKED;
+}
+
+static size_t dp_footprint(const struct fl_case *c)
+{
+	const struct dp_conf *cf = c->config;
+
+	return cf->size + cf->file_off;
+}
+
+static const char *dax_target(const struct fl_case *c, char *out, size_t n)
+{
+	if (c->backing == FL_BACKING_DEVDAX) {
+		if (c->bconf->devdax[0])
+			snprintf(out, n, "%s", c->bconf->devdax);
+		else if (fl_find_devdax(out, n))
+			return "no devdax device";
+		return NULL;
+	}
+	if (c->bconf->dax_dir[0])
+		snprintf(out, n, "%s", c->bconf->dax_dir);
+	else if (fl_find_dax_mount(out, n))
+		return "no dax mount";
+	return NULL;
+}
+
+static size_t devdax_align(const char *dev)
+{
+	struct stat st;
+	char path[128];
+	long long a;
+
+	if (stat(dev, &st))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/align", major(st.st_rdev), minor(st.st_rdev));
+	if (fl_sysfs_read_ll(path, &a))
+		return 0;
+	return (size_t)a;
+}
+
+static bool have_fio(void)
+{
+	return !access("/usr/bin/fio", X_OK) || !access("/usr/local/bin/fio", X_OK);
+}
+
+static const char *dp_supported(struct fl_case *c)
+{
+	const struct dp_conf *cf = c->config;
+	static char buf[512];
+	const char *why;
+
+	/* The missing PMEM is the first thing to say, before any option detail. */
+	why = fl_backings[c->backing].available(c->bconf, dp_footprint(c), buf, sizeof(buf));
+	if (why)
+		return why;
+	if (c->nr_workers != 1)
+		return "dax-populate runs one worker (fault accounting is per case): set threads=1";
+	if (cf->file_off % SZ_4K)
+		return "file_off must be a multiple of 4 KiB (mmap offsets are page units)";
+	if (c->backing == FL_BACKING_DEVDAX && cf->alloc != A_FALLOCATE)
+		return "alloc=written/sparse applies to fsdax files; a devdax device has no holes";
+	if (cf->mode == M_SYNC_POPULATE && c->backing == FL_BACKING_DEVDAX)
+		return "sync-populate (MAP_SYNC) is for fsdax files; devdax needs no metadata sync";
+	if (cf->mode == M_POPULATE_READ || cf->mode == M_POPULATE_WRITE) {
+		void *p = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int ret = p == MAP_FAILED ? -1 : madvise(p, SZ_4K, MADV_POPULATE_READ);
+
+		if (p != MAP_FAILED)
+			munmap(p, SZ_4K);
+		if (ret)
+			return "kernel lacks MADV_POPULATE_READ/WRITE (added in 5.14)";
+	}
+	if (cf->fio == F_DEVDAX && c->backing != FL_BACKING_DEVDAX)
+		return "fio=dev-dax needs the devdax backing";
+	if ((cf->fio == F_MMAP || cf->fio == F_LIBPMEM) && c->backing != FL_BACKING_FSDAX)
+		return "fio=mmap/libpmem run on an fsdax file: use the fsdax backing (fio=dev-dax for devdax)";
+	if (cf->fio != F_NONE && !have_fio())
+		return "fio not installed (apt install fio)";
+	if (cf->expect == E_MMAP_EINVAL && c->backing != FL_BACKING_DEVDAX)
+		return "expect=mmap-einval describes devdax (fsdax maps any page-aligned VA)";
+	return NULL;
+}
+
+/* ------------------------------------------------------------ tracepoints */
+
+static const char *const trace_events[] = {
+	"dax_pmd_fault", "dax_pmd_fault_done", "dax_pte_fault", "dax_pte_fault_done", NULL
+};
+
+static int trace_open(struct dp_case *dc)
+{
+	static const char *const systems[] = { "fs_dax", NULL };
+	char name[64], file[128];
+
+	if (geteuid()) {
+		snprintf(dc->trace_why, sizeof(dc->trace_why), "not root: no tracefs");
+		return -1;
+	}
+	snprintf(name, sizeof(name), "faultline-dax-%d", (int)getpid());
+	dc->inst = tracefs_instance_create(name);
+	if (!dc->inst) {
+		snprintf(dc->trace_why, sizeof(dc->trace_why), "cannot create tracefs instance %s: %s",
+			 name, strerror(errno));
+		return -1;
+	}
+	dc->tep = tracefs_local_events_system(NULL, systems);
+	if (!dc->tep) {
+		snprintf(dc->trace_why, sizeof(dc->trace_why), "no fs_dax trace events (CONFIG_FS_DAX, tracefs mounted?)");
+		return -1;
+	}
+	/* pte fallback of 256 MiB is 65536 pairs of events. */
+	tracefs_instance_file_write(dc->inst, "buffer_size_kb", "16384");
+	for (const char *const *e = trace_events; *e; e++) {
+		snprintf(file, sizeof(file), "events/fs_dax/%s/enable", *e);
+		if (tracefs_instance_file_write(dc->inst, file, "1") < 0) {
+			snprintf(dc->trace_why, sizeof(dc->trace_why), "cannot enable fs_dax:%s", *e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void trace_close(struct dp_case *dc)
+{
+	if (dc->inst) {
+		tracefs_instance_destroy(dc->inst);
+		tracefs_instance_free(dc->inst);
+	}
+	if (dc->tep)
+		tep_free(dc->tep);
+	dc->inst = NULL;
+	dc->tep = NULL;
+}
+
+static unsigned long long field(struct tep_event *ev, struct tep_record *rec, const char *name)
+{
+	unsigned long long v = 0;
+
+	tep_get_field_val(NULL, ev, name, rec, &v, 0);
+	return v;
+}
+
+static enum reason fallback_reason(struct tep_event *ev, struct tep_record *rec)
+{
+	unsigned long long addr = field(ev, rec, "address"), pgoff = field(ev, rec, "pgoff");
+	unsigned long long vm_start = field(ev, rec, "vm_start"), vm_end = field(ev, rec, "vm_end");
+	unsigned long long pmd_addr = addr & ~(SZ_2M - 1);
+
+	if ((pgoff & PG_PMD_COLOUR) != ((addr / SZ_4K) & PG_PMD_COLOUR))
+		return R_COLOUR;
+	if ((field(ev, rec, "flags") & FAULT_FLAG_WRITE) && !(field(ev, rec, "vm_flags") & VM_SHARED_FLAG))
+		return R_COW;
+	if (pmd_addr < vm_start || pmd_addr + SZ_2M > vm_end)
+		return R_VMA;
+	if ((pgoff | PG_PMD_COLOUR) >= field(ev, rec, "max_pgoff"))
+		return R_EOF;
+	return R_EXTENT;
+}
+
+static int trace_event_cb(struct tep_event *ev, struct tep_record *rec, int cpu, void *ctx)
+{
+	struct fault_count *fc = ctx;
+	unsigned long long addr, result;
+	int pmd, slot = cpu & 255;
+
+	if (strcmp(ev->system, "fs_dax"))
+		return 0;
+	addr = field(ev, rec, "address");
+	if (addr < fc->lo || addr >= fc->hi)
+		return 0;
+	pmd = !strncmp(ev->name, "dax_pmd", 7);
+	if (!strcmp(ev->name, "dax_pmd_fault") || !strcmp(ev->name, "dax_pte_fault")) {
+		fc->start_ts[!pmd][slot] = rec->ts;
+		return 0;
+	}
+	result = field(ev, rec, "result");
+	if (fc->w && fc->start_ts[!pmd][slot] && rec->ts >= fc->start_ts[!pmd][slot])
+		fl_lat_record(fc->w, pmd ? LAT_PMD : LAT_PTE, rec->ts - fc->start_ts[!pmd][slot]);
+	fc->start_ts[!pmd][slot] = 0;
+	if (!pmd) {
+		fc->pte++;
+	} else if (result & VM_FAULT_FALLBACK) {
+		fc->pmd_fallback++;
+		fc->reasons[fallback_reason(ev, rec)]++;
+	} else if (result & VM_FAULT_NOPAGE) {
+		fc->pmd_nopage++;
+	} else {
+		fc->pmd_other++;
+	}
+	return 0;
+}
+
+static void trace_collect(struct dp_case *dc, struct fault_count *fc)
+{
+	if (dc->inst && dc->tep)
+		tracefs_iterate_raw_events(dc->tep, dc->inst, NULL, 0, trace_event_cb, fc);
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int dp_setup(struct fl_case *c)
+{
+	const struct dp_conf *cf = c->config;
+	struct dp_case *dc = calloc(1, sizeof(*dc));
+	char why[320], tgt[256];
+
+	if (!dc)
+		return -ENOMEM;
+	c->priv = dc;
+	dc->fd = -1;
+	dc->bounce = aligned_alloc(SZ_2M, (cf->bs + SZ_2M - 1) & ~(SZ_2M - 1));
+	if (!dc->bounce)
+		return -ENOMEM;
+	memset(dc->bounce, 0x5a, cf->bs);
+	if (c->backing == FL_BACKING_FSDAX && cf->trace && trace_open(dc))
+		trace_close(dc);
+	if (c->backing == FL_BACKING_FSDAX)
+		fl_case_detail(c, "trace", dc->inst ? "fs_dax:dax_pmd_fault{,_done}, dax_pte_fault{,_done}" : dc->trace_why);
+	if (!fl_driver_supported(FL_FEAT_SNAPSHOT_ORDER) && !fl_driver_open(&dc->drv, why, sizeof(why)))
+		dc->drv_open = true;
+	if (c->backing == FL_BACKING_DEVDAX && !dax_target(c, tgt, sizeof(tgt))) {
+		dc->devdax_align = devdax_align(tgt);
+		snprintf(why, sizeof(why), "%s align %zu", tgt, dc->devdax_align);
+		fl_case_detail(c, "devdax", why);
+	}
+	if (!dc->inst && !dc->drv_open &&
+	    !(c->backing == FL_BACKING_DEVDAX && dc->devdax_align >= SZ_2M))
+		return fl_case_skip(c, "cannot tell pmd from pte faults: needs root with tracefs and fs_dax events (%s) or /dev/faultline (drivers/faultline.ko)",
+				    dc->trace_why[0] ? dc->trace_why : "trace=no");
+	return 0;
+}
+
+/* Create and allocate the fsdax file, or open the devdax device. */
+static int open_target(struct fl_case *c, struct dp_case *dc, bool keep_name)
+{
+	const struct dp_conf *cf = c->config;
+	size_t flen = cf->file_off + cf->size;
+	char dir[256];
+
+	if (dax_target(c, dir, sizeof(dir)))
+		return fl_case_skip(c, "no fsdax mount or devdax device");
+	if (c->backing == FL_BACKING_DEVDAX) {
+		snprintf(dc->path, sizeof(dc->path), "%s", dir);
+		dc->fd = open(dc->path, O_RDWR | O_CLOEXEC);
+		if (dc->fd < 0)
+			return fl_case_error(c, "open %s: %s", dc->path, strerror(errno));
+		return 0;
+	}
+	snprintf(dc->path, sizeof(dc->path), "%s/faultline-dax.XXXXXX", dir);
+	dc->fd = mkostemp(dc->path, O_CLOEXEC);
+	if (dc->fd < 0)
+		return fl_case_error(c, "create %s: %s", dc->path, strerror(errno));
+	/* Unlinked at once: a killed or hung case leaves no file behind. */
+	if (!keep_name)
+		unlink(dc->path);
+	if (cf->alloc == A_SPARSE) {
+		if (ftruncate(dc->fd, (off_t)flen))
+			return fl_case_error(c, "ftruncate %zu: %s", flen, strerror(errno));
+		return 0;
+	}
+	if (fallocate(dc->fd, 0, 0, (off_t)flen))
+		return errno == ENOSPC ? fl_case_skip(c, "fallocate %zu MiB on %s: no space", flen >> 20, dir)
+				       : fl_case_error(c, "fallocate %zu MiB on %s: %s", flen >> 20, dir, strerror(errno));
+	if (cf->alloc == A_WRITTEN) {
+		for (size_t off = 0; off < flen; off += cf->bs) {
+			size_t n = flen - off < cf->bs ? flen - off : cf->bs;
+
+			if (pwrite(dc->fd, dc->bounce, n, (off_t)off) != (ssize_t)n)
+				return fl_case_error(c, "pwrite %s at %zu: %s", dir, off, strerror(errno));
+		}
+	}
+	return 0;
+}
+
+/* Reserve [VA, VA + len) so that VA is a 2 MiB boundary + va_pages pages. */
+static int reserve_va(struct fl_case *c, struct dp_case *dc)
+{
+	const struct dp_conf *cf = c->config;
+	size_t rlen = dc->len + 2 * SZ_2M;
+	char *r, *tgt;
+
+	dc->resv = NULL;
+	if (cf->va_pages < 0)
+		return 0;
+	r = mmap(NULL, rlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return fl_case_error(c, "reserve %zu MiB of VA: %s", rlen >> 20, strerror(errno));
+	tgt = (char *)(((uintptr_t)r + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1)) + cf->va_pages * SZ_4K;
+	if (tgt > r)
+		munmap(r, (size_t)(tgt - r));
+	if (tgt + dc->len < r + rlen)
+		munmap(tgt + dc->len, (size_t)(r + rlen - (tgt + dc->len)));
+	dc->resv = tgt;
+	return 0;
+}
+
+static int map_flags(int mode)
+{
+	switch (mode) {
+	case M_SHARED_POPULATE: return MAP_SHARED | MAP_POPULATE;
+	case M_PRIVATE_POPULATE: return MAP_PRIVATE | MAP_POPULATE;
+	case M_SYNC_POPULATE: return MAP_SHARED_VALIDATE | MAP_SYNC | MAP_POPULATE;
+	case M_MAP_LOCKED: return MAP_SHARED | MAP_LOCKED;
+	default: return MAP_SHARED;
+	}
+}
+
+static int do_mmap(struct fl_case *c, struct dp_case *dc)
+{
+	const struct dp_conf *cf = c->config;
+	int fl = map_flags(cf->mode) | (dc->resv ? MAP_FIXED : 0);
+	void *p = mmap(dc->resv, dc->len, PROT_READ | PROT_WRITE, fl, dc->fd, (off_t)cf->file_off);
+
+	if (p == MAP_FAILED) {
+		dc->mmap_errno = errno;
+		return -1;
+	}
+	dc->addr = p;
+	dc->mapped = true;
+	return 0;
+}
+
+static int dp_prepare(struct fl_worker *w)
+{
+	struct fl_case *c = w->c;
+	const struct dp_conf *cf = c->config;
+	struct dp_case *dc = c->priv;
+	struct fault_count drain = { .lo = 0, .hi = UINTPTR_MAX };
+	int ret;
+
+	w->priv = dc;
+	dc->len = (cf->size + SZ_4K - 1) & ~(SZ_4K - 1);
+	dc->mmap_errno = 0;
+	dc->mapped = false;
+	ret = open_target(c, dc, false);
+	if (ret)
+		return ret;
+	ret = reserve_va(c, dc);
+	if (ret)
+		return ret;
+	if (!is_populate_mode(cf->mode) && do_mmap(c, dc))
+		return cf->expect == E_MMAP_EINVAL && dc->mmap_errno == EINVAL ? 0 :
+			fl_case_fail(c, "mmap %zu bytes of %s at VA +%" PRId64 " pages, offset %" PRIu64 ": %s",
+				     dc->len, dc->path, cf->va_pages, cf->file_off, strerror(dc->mmap_errno));
+	/* Only this repetition's faults count. */
+	trace_collect(dc, &drain);
+	return 0;
+}
+
+static void touch(struct fl_worker *w, volatile char *p, size_t len, bool write)
+{
+	for (size_t off = 0; off < len; off += SZ_4K) {
+		fl_lat_begin(w);
+		if (write)
+			p[off] = 1;
+		else
+			(void)p[off];
+		fl_lat_end(w, LAT_TOUCH);
+	}
+}
+
+static int dp_run(struct fl_worker *w, struct fl_work *done)
+{
+	struct fl_case *c = w->c;
+	const struct dp_conf *cf = c->config;
+	struct dp_case *dc = w->priv;
+	uint64_t t0 = fl_now_ns();
+	int ret = 0;
+
+	fl_lat_begin(w);
+	switch (cf->mode) {
+	case M_SHARED_POPULATE:
+	case M_PRIVATE_POPULATE:
+	case M_SYNC_POPULATE:
+	case M_MAP_LOCKED:
+		ret = do_mmap(c, dc);
+		break;
+	case M_POPULATE_READ:
+	case M_POPULATE_WRITE:
+		if (dc->mapped && madvise(dc->addr, dc->len, cf->mode == M_POPULATE_READ ?
+					  MADV_POPULATE_READ : MADV_POPULATE_WRITE))
+			return fl_case_fail(c, "madvise(MADV_POPULATE_%s) of %zu bytes: %s",
+					    cf->mode == M_POPULATE_READ ? "READ" : "WRITE", dc->len, strerror(errno));
+		break;
+	case M_MLOCK:
+		if (dc->mapped && mlock(dc->addr, dc->len))
+			return errno == ENOMEM || errno == EPERM ?
+				fl_case_skip(c, "mlock %zu bytes: %s (RLIMIT_MEMLOCK; run as root)", dc->len, strerror(errno)) :
+				fl_case_fail(c, "mlock %zu bytes: %s", dc->len, strerror(errno));
+		break;
+	default:
+		if (dc->mapped)
+			touch(w, dc->addr, dc->len, cf->mode == M_WRITE_TOUCH);
+		break;
+	}
+	if (cf->mode != M_READ_TOUCH && cf->mode != M_WRITE_TOUCH)
+		fl_lat_end(w, LAT_CALL);
+	dc->call_ns = fl_now_ns() - t0;
+	if (ret && !(cf->expect == E_MMAP_EINVAL && dc->mmap_errno == EINVAL))
+		return fl_case_fail(c, "mmap(%s) %zu bytes of %s at VA +%" PRId64 " pages, offset %" PRIu64 ": %s",
+				    modes[cf->mode], dc->len, dc->path, cf->va_pages, cf->file_off,
+				    strerror(dc->mmap_errno));
+	done->ops = dc->len / SZ_4K;
+	done->bytes = dc->len;
+	return 0;
+}
+
+/* ------------------------------------------------------------ check */
+
+struct pmd_measure {
+	double share;		/* percent, -1 = unknown */
+	const char *source;
+	double trace_share, snap_share;
+	uint64_t smaps_pmd_kb;
+};
+
+static void measure_pmd(struct fl_worker *w, struct dp_case *dc, struct fault_count *fc,
+			struct pmd_measure *pm)
+{
+	struct fl_case *c = w->c;
+	struct fl_range_stat st;
+	struct fl_snapshot snap;
+	uint64_t pages = dc->len / SZ_4K;
+
+	pm->share = pm->trace_share = pm->snap_share = -1;
+	pm->source = "none";
+	if (dc->inst) {
+		uint64_t pmd_pages = fc->pmd_nopage * (SZ_2M / SZ_4K);
+
+		pm->trace_share = 100.0 * (double)(pmd_pages < pages ? pmd_pages : pages) / (double)pages;
+		pm->share = pm->trace_share;
+		pm->source = "tracepoint";
+	}
+	if (c->backing == FL_BACKING_DEVDAX && dc->devdax_align >= SZ_2M) {
+		/* dev_dax pte faults return SIGBUS when align > 4K: a present page is pmd mapped. */
+		pm->share = 100;
+		pm->source = "devdax-align";
+	}
+	if (dc->drv_open && !fl_drv_snapshot(&dc->drv, dc->addr, dc->len, 0, NULL, &snap) &&
+	    snap.counts[0]) {
+		pm->snap_share = 100.0 * (double)snap.counts[2] / (double)pages;
+		pm->share = pm->snap_share;
+		pm->source = "driver-snapshot";
+	}
+	pm->smaps_pmd_kb = fl_range_stat(dc->addr, dc->len, &st) ? 0 : st.file_pmd_kb;
+}
+
+static enum reason dominant_reason(const struct fault_count *fc)
+{
+	enum reason best = R_COUNT;
+
+	for (int r = 0; r < R_COUNT; r++)
+		if (fc->reasons[r] && (best == R_COUNT || fc->reasons[r] > fc->reasons[best]))
+			best = r;
+	return best;
+}
+
+static int check_expect(struct fl_case *c, const struct pmd_measure *pm, const struct fault_count *fc,
+			enum reason dom)
+{
+	const struct dp_conf *cf = c->config;
+
+	if (cf->expect == E_PMD && pm->share < 100 - cf->expect_tol)
+		return fl_case_fail(c, "expected pmd mappings (share >= %.1f%%), measured pmd share %.2f%% (%s; pmd NOPAGE %" PRIu64 ", FALLBACK %" PRIu64 ", pte %" PRIu64 ", main fallback reason %s)",
+				    100 - cf->expect_tol, pm->share, pm->source, fc->pmd_nopage, fc->pmd_fallback,
+				    fc->pte, dom < R_COUNT ? reason_names[dom] : "none");
+	if (cf->expect == E_PTE_FALLBACK && pm->share != 0)
+		return fl_case_fail(c, "expected pte fallback (pmd share 0%%), measured pmd share %.2f%% (%s; pmd NOPAGE %" PRIu64 ")",
+				    pm->share, pm->source, fc->pmd_nopage);
+	if (cf->expect_pmd_share >= 0 &&
+	    (pm->share < cf->expect_pmd_share - cf->expect_tol || pm->share > cf->expect_pmd_share + cf->expect_tol))
+		return fl_case_fail(c, "expected pmd share %.1f%% +- %.1f, measured %.2f%% (%s)",
+				    cf->expect_pmd_share, cf->expect_tol, pm->share, pm->source);
+	if (cf->expect_reason[0] && strcmp(cf->expect_reason, dom < R_COUNT ? reason_names[dom] : "none"))
+		return fl_case_fail(c, "expected fallback reason %s, measured %s (trace: %s)", cf->expect_reason,
+				    dom < R_COUNT ? reason_names[dom] : "none",
+				    c->backing == FL_BACKING_FSDAX ? "fs_dax events" : "n/a on devdax");
+	return 0;
+}
+
+/* Read (copy out, as fio's mmap engine does) and write passes; GB/s. */
+static double bw_read(struct dp_case *dc, size_t bs, unsigned passes)
+{
+	uint64_t t0 = fl_now_ns(), t;
+
+	for (unsigned p = 0; p < passes; p++)
+		for (size_t off = 0; off < dc->len; off += bs)
+			memcpy(dc->bounce, dc->addr + off, dc->len - off < bs ? dc->len - off : bs);
+	__asm__ volatile("" ::: "memory");
+	t = fl_now_ns() - t0;
+	return t ? (double)dc->len * passes / (double)t : 0;
+}
+
+static double bw_write(struct dp_case *dc, size_t bs, unsigned passes, bool persist)
+{
+	uint64_t t0 = fl_now_ns(), t;
+
+	for (unsigned p = 0; p < passes; p++) {
+		for (size_t off = 0; off < dc->len; off += bs) {
+			size_t n = dc->len - off < bs ? dc->len - off : bs;
+
+			if (persist)
+				pmem_memcpy_persist(dc->addr + off, dc->bounce, n);
+			else
+				memcpy(dc->addr + off, dc->bounce, n);
+		}
+	}
+	t = fl_now_ns() - t0;
+	return t ? (double)dc->len * passes / (double)t : 0;
+}
+
+static void unmap_target(struct dp_case *dc)
+{
+	if (dc->mapped)
+		munmap(dc->addr, dc->len);
+	else if (dc->resv)
+		munmap(dc->resv, dc->len);
+	dc->mapped = false;
+	dc->resv = NULL;
+	if (dc->fd >= 0)
+		close(dc->fd);
+	dc->fd = -1;
+}
+
+static int dp_check(struct fl_worker *w)
+{
+	struct fl_case *c = w->c;
+	const struct dp_conf *cf = c->config;
+	struct dp_case *dc = w->priv;
+	struct fault_count fc = { .lo = (uintptr_t)dc->addr, .hi = (uintptr_t)dc->addr + dc->len, .w = w };
+	struct pmd_measure pm;
+	struct fl_range_stat st;
+	enum reason dom;
+	char buf[512];
+	size_t off = 0;
+	int ret = 0;
+
+	if (!dc->mapped) {
+		if (cf->expect == E_MMAP_EINVAL && dc->mmap_errno == EINVAL) {
+			fl_case_detail(c, "behaviour.mmap", "EINVAL");
+			goto out;
+		}
+		ret = fl_case_error(c, "nothing mapped");
+		goto out;
+	}
+	if (cf->expect == E_MMAP_EINVAL) {
+		ret = fl_case_fail(c, "expected mmap to fail with EINVAL (devdax align %zu, VA +%" PRId64 " pages, offset %" PRIu64 "), it succeeded",
+				   dc->devdax_align, cf->va_pages, cf->file_off);
+		goto out;
+	}
+	/* First-touch modes: populated by now; madvise/mlock/populate already. */
+	trace_collect(dc, &fc);
+	measure_pmd(w, dc, &fc, &pm);
+	if (fc.pmd_nopage + fc.pmd_fallback + fc.pmd_other == 0 && fc.pte)
+		fc.reasons[R_NO_ATTEMPT] = fc.pte;
+	dom = dominant_reason(&fc);
+
+	if (!fl_range_stat(dc->addr, dc->len, &st) && st.present_pages < dc->len / SZ_4K) {
+		ret = fl_case_fail(c, "only %" PRIu64 " of %zu pages present after %s", st.present_pages,
+				   dc->len / SZ_4K, modes[cf->mode]);
+		goto out;
+	}
+	fl_metric(c, "pmd_share", "%", FL_INFORMATIONAL, pm.share);
+	fl_metric(c, "populate_ms_per_GiB", "ms/GiB", FL_LOWER_IS_BETTER,
+		  (double)dc->call_ns / 1e6 * (double)(1ull << 30) / (double)dc->len);
+	if (dc->inst) {
+		fl_metric(c, "pmd_faults", "faults", FL_INFORMATIONAL, (double)fc.pmd_nopage);
+		fl_metric(c, "pmd_fallbacks", "faults", FL_INFORMATIONAL, (double)fc.pmd_fallback);
+		fl_metric(c, "pte_faults", "faults", FL_INFORMATIONAL, (double)fc.pte);
+		for (int r = 0; r < R_COUNT; r++)
+			if (fc.reasons[r])
+				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s=%" PRIu64,
+							off ? "," : "", reason_names[r], fc.reasons[r]);
+		fl_case_detail(c, "fallback_reasons", off ? buf : "none");
+		fl_case_detail(c, "fallback_main", dom < R_COUNT ? reason_names[dom] : "none");
+	}
+	fl_case_detail(c, "pmd_share.source", pm.source);
+	if (pm.trace_share >= 0) {
+		snprintf(buf, sizeof(buf), "%.2f", pm.trace_share);
+		fl_case_detail(c, "pmd_share.tracepoint", buf);
+	}
+	if (pm.snap_share >= 0) {
+		snprintf(buf, sizeof(buf), "%.2f", pm.snap_share);
+		fl_case_detail(c, "pmd_share.driver_snapshot", buf);
+	}
+	snprintf(buf, sizeof(buf), "%" PRIu64 " kB of %zu kB", pm.smaps_pmd_kb, dc->len >> 10);
+	fl_case_detail(c, "smaps.FilePmdMapped", buf);
+	snprintf(buf, sizeof(buf), "%p (2 MiB + %" PRIuPTR " pages), file offset %" PRIu64,
+		 (void *)dc->addr, ((uintptr_t)dc->addr & (SZ_2M - 1)) / SZ_4K, cf->file_off);
+	fl_case_detail(c, "mapping", buf);
+
+	ret = check_expect(c, &pm, &fc, dom);
+
+	if (cf->bw_passes) {
+		fl_metric(c, "read_GBps", "GB/s", FL_HIGHER_IS_BETTER, bw_read(dc, cf->bs, (unsigned)cf->bw_passes));
+		/* A private mapping's writes are COW to anon memory: not DAX bandwidth. */
+		if (cf->bw_write != W_NONE && cf->mode != M_PRIVATE_POPULATE)
+			fl_metric(c, cf->bw_write == W_PERSIST ? "persist_write_GBps" : "write_GBps", "GB/s",
+				  FL_HIGHER_IS_BETTER,
+				  bw_write(dc, cf->bs, (unsigned)cf->bw_passes, cf->bw_write == W_PERSIST));
+	}
+out:
+	unmap_target(dc);
+	return ret;
+}
+
+/* ------------------------------------------------------------ fio */
+
+/* Run fio and return its parsed JSON (NULL with @why on failure). */
+static json_t *run_fio(const char *const *argv, char *why, size_t whylen)
+{
+	int pfd[2], st;
+	char *out = NULL;
+	size_t len = 0, cap = 0;
+	json_error_t jerr;
+	json_t *j = NULL;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe(pfd))
+		return snprintf(why, whylen, "pipe: %s", strerror(errno)), NULL;
+	pid = fork();
+	if (pid < 0)
+		return snprintf(why, whylen, "fork: %s", strerror(errno)), NULL;
+	if (!pid) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(pfd[1], 1);
+		if (devnull >= 0)
+			dup2(devnull, 2);
+		close(pfd[0]);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		if (len + 4096 > cap) {
+			char *nb = realloc(out, cap = cap ? cap * 2 : 65536);
+
+			if (!nb)
+				break;
+			out = nb;
+		}
+		n = read(pfd[0], out + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	if (!out || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		snprintf(why, whylen, "fio exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		goto out;
+	}
+	out[len] = '\0';
+	/* fio may print notes before the JSON object. */
+	j = json_loads(strchr(out, '{') ? strchr(out, '{') : out, JSON_DISABLE_EOF_CHECK, &jerr);
+	if (!j)
+		snprintf(why, whylen, "fio JSON: %s", jerr.text);
+out:
+	free(out);
+	return j;
+}
+
+static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
+{
+	const struct dp_conf *cf = c->config;
+	char size[32], off[32], bs[32], loops[32], fname[600], engine[40], why[256], buf[700];
+	const char *argv[] = { "fio", "--name=faultline-peer", "--output-format=json", "--rw=read",
+			       "--thread", engine, fname, size, off, bs, loops, NULL };
+	json_t *j, *rd, *pct;
+	double fio_bw, ours;
+	void *p;
+
+	/* The same file for both: named (fio opens it by name), removed afterwards. */
+	if (open_target(c, dc, true))
+		return;
+	dc->len = (cf->size + SZ_4K - 1) & ~(SZ_4K - 1);
+	dc->resv = NULL;
+	/* Read what a reader would read: written data, not unwritten extents. */
+	if (c->backing == FL_BACKING_FSDAX)
+		for (size_t o = 0; o < cf->file_off + dc->len; o += cf->bs)
+			if (pwrite(dc->fd, dc->bounce, cf->bs, (off_t)o) < 0)
+				break;
+	snprintf(engine, sizeof(engine), "--ioengine=%s", fio_ioengine[cf->fio]);
+	snprintf(fname, sizeof(fname), "--filename=%s", dc->path);
+	snprintf(size, sizeof(size), "--size=%zu", dc->len);
+	snprintf(off, sizeof(off), "--offset=%" PRIu64, cf->file_off);
+	snprintf(bs, sizeof(bs), "--bs=%" PRIu64, cf->bs);
+	snprintf(loops, sizeof(loops), "--loops=%" PRId64, cf->fio_loops);
+	snprintf(buf, sizeof(buf), "%s %s %s %s %s %s %s %s %s %s %s", argv[0], argv[1], argv[2], argv[3],
+		 argv[4], argv[5], argv[6], argv[7], argv[8], argv[9], argv[10]);
+	fl_case_detail(c, "fio.command", buf);
+	j = run_fio(argv, why, sizeof(why));
+	if (!j) {
+		fl_case_detail(c, "fio.error", why);
+		goto out;
+	}
+	rd = json_object_get(json_array_get(json_object_get(j, "jobs"), 0), "read");
+	fio_bw = (double)json_integer_value(json_object_get(rd, "bw_bytes")) / 1e9;
+	pct = json_object_get(json_object_get(rd, "clat_ns"), "percentile");
+	snprintf(buf, sizeof(buf), "%s: bw %.3f GB/s, iops %.0f, clat p50 %.0f ns, p99 %.0f ns",
+		 json_string_value(json_object_get(j, "fio version")) ? json_string_value(json_object_get(j, "fio version")) : "fio",
+		 fio_bw, json_number_value(json_object_get(rd, "iops")),
+		 json_number_value(json_object_get(pct, "50.000000")),
+		 json_number_value(json_object_get(pct, "99.000000")));
+	fl_case_detail(c, "fio.read", buf);
+	json_decref(j);
+	if (fio_bw <= 0) {
+		fl_case_detail(c, "fio.error", "no read.bw_bytes in fio's JSON");
+		goto out;
+	}
+	/* Ours on the same file, same bs and loops: MAP_SHARED, populated, copied out. */
+	p = mmap(NULL, dc->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, dc->fd, (off_t)cf->file_off);
+	if (p == MAP_FAILED) {
+		snprintf(why, sizeof(why), "our mmap of the fio file: %s", strerror(errno));
+		fl_case_detail(c, "fio.error", why);
+		goto out;
+	}
+	dc->addr = p;
+	dc->mapped = true;
+	ours = bw_read(dc, cf->bs, (unsigned)cf->fio_loops);
+	fl_metric(c, "fio_read_GBps", "GB/s", FL_INFORMATIONAL, fio_bw);
+	fl_metric(c, "dax_read_same_file_GBps", "GB/s", FL_INFORMATIONAL, ours);
+	fl_metric(c, "dax_vs_fio_read", "ratio", FL_INFORMATIONAL, ours / fio_bw);
+out:
+	unmap_target(dc);
+	if (c->backing == FL_BACKING_FSDAX)
+		unlink(dc->path);
+}
+
+static void dp_teardown(struct fl_case *c)
+{
+	struct dp_case *dc = c->priv;
+	const struct dp_conf *cf = c->config;
+
+	if (!dc)
+		return;
+	unmap_target(dc);
+	if (cf->fio != F_NONE && c->status == FL_PASS)
+		fio_side_by_side(c, dc);
+	trace_close(dc);
+	if (dc->drv_open)
+		fl_driver_close(&dc->drv);
+	free(dc->bounce);
+	free(dc);
+	c->priv = NULL;
+}
+
+const struct workload wl_dax_populate = {
+	.name = "dax-populate",
+	.summary = "populating fsdax/devdax mappings: pmd vs pte per alignment case, populate cost, fallback reasons, bandwidth, fio beside",
+	.kernel_paths = "__mm_populate -> __get_user_pages -> follow_page_mask (follow_devmap_pmd); "
+			"handle_mm_fault -> create_huge_pmd -> dax_iomap_pmd_fault / dev_dax_huge_fault, "
+			"dax_iomap_pte_fault; madvise_populate (5.14+); mlock -> populate_vma_page_range",
+	.needs = "an fsdax mount (dax_dir) or devdax device; root + tracefs (fs_dax events) or /dev/faultline to tell pmd from pte; fio for fio=",
+	.backings = FL_BACKINGS_DAX,
+	.default_backings = FL_B(FL_BACKING_FSDAX),
+	.mode = FL_MODE_BATCH,
+	.op_unit = "page",
+	.report_bytes = true,
+	.lat = {
+		{ "pmd_fault", "kernel time of one pmd fault (fs_dax:dax_pmd_fault -> _done timestamps)" },
+		{ "pte_fault", "kernel time of one pte fault (fs_dax:dax_pte_fault -> _done timestamps)" },
+		{ "touch", "read-/write-touch: first access of each 4 KiB page (a fault, or a hit inside a pmd)" },
+		{ "populate_call", "the mmap(MAP_POPULATE)/madvise/mlock call" },
+	},
+	.options = dp_options,
+	.config_size = sizeof(struct dp_conf),
+	.footprint = dp_footprint,
+	.supported = dp_supported,
+	.setup = dp_setup,
+	.prepare = dp_prepare,
+	.run = dp_run,
+	.check = dp_check,
+	.teardown = dp_teardown,
+};
