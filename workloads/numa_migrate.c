@@ -1,0 +1,923 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * numa-migrate: NUMA page migration of one range between two memory nodes,
+ * per backing, per method, with the range optionally held by a device
+ * (pinned or mirrored), accessed concurrently, or raced by fork/munmap.
+ *
+ * Kernel paths: move_pages -> do_pages_move -> add_page_for_migration ->
+ * migrate_pages (MPOL_MF_MOVE / MPOL_MF_MOVE_ALL); mbind(MPOL_MF_MOVE) ->
+ * do_mbind -> queue_pages_range -> migrate_pages; migrate_pages(2) ->
+ * do_migrate_pages; underneath: try_to_migrate (rmap, MMU_NOTIFY_CLEAR
+ * invalidations of mirrors), folio_migrate_mapping (refcount check that
+ * makes pinned folios fail), remove_migration_ptes; THP: migrate the whole
+ * folio or split when the target has no free huge page; hugetlb: needs a
+ * free huge page on the target node.
+ *
+ * Needs: two NUMA nodes with memory ("needs 2 NUMA nodes, found N"
+ * otherwise; the kernel matrix gives two).  hold=pin and hold=mirror need
+ * /dev/faultline; hold=uring needs io_uring; method=move-pages-all needs
+ * CAP_SYS_NICE.  Run with threads=1: the per-direction metrics are one
+ * sample per worker per move.
+ *
+ * To use:
+ *   faultline run numa-migrate --backing anon-4k,thp --threads 1
+ *   faultline run numa-migrate --set hold=pin --set hold_len=1M --threads 1
+ *   faultline run workloads/suites/migrate.job
+ *
+ * One batch (run()) is one migration of the whole range to the other node:
+ * batches alternate a -> b and b -> a, so the first measured repetition
+ * after one warm-up goes b -> a.  The core's throughput counts the range
+ * asked for; a_to_b_GBps / b_to_a_GBps count what actually moved (pages
+ * found on the target node afterwards) over the time of the one syscall.
+ * After every move (untimed, accessors paused): where every page is
+ * (move_pages status query), folios of the range (kpageflags/smaps), the
+ * backing re-verified (a THP range that migration split is a skip, not a
+ * 4K number), the data pattern checked word by word, the writers' version
+ * words checked, and with a device: the pinned pages checked coherent (the
+ * device writes through the pin, the CPU must see it) or the mirror
+ * re-faulted (time, invalidations by event, stale entries must be 0).
+ *
+ * Outcomes: data loss anywhere is fail; pages that did not move are the
+ * observed behaviour (counted per errno name, in and out of the held range).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <numa.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <liburing.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "driver.h"
+#include "placement.h"
+#include "workload.h"
+
+#ifndef MPOL_MF_MOVE_ALL
+#define MPOL_MF_MOVE_ALL (1 << 2)
+#endif
+
+enum { M_MOVE_PAGES, M_MOVE_PAGES_ALL, M_MBIND, M_MIGRATE_PAGES };
+static const char *const methods[] = { "move-pages", "move-pages-all", "mbind", "migrate-pages", NULL };
+
+enum { H_NONE, H_PIN, H_URING, H_MIRROR };
+static const char *const holds[] = { "none", "pin", "uring", "mirror", NULL };
+
+enum { R_NONE, R_FORK, R_MUNMAP };
+static const char *const races[] = { "none", "fork", "munmap", NULL };
+
+enum { G_4K, G_FOLIO };
+static const char *const granules[] = { "4k", "folio", NULL };
+
+enum { LAT_MOVE, LAT_REMIRROR, LAT_CALLBACK };
+
+struct nm_conf {
+	uint64_t size;
+	int method;
+	int granule;
+	int hold;
+	uint64_t hold_len;
+	int64_t readers;
+	int64_t writers;
+	int race;
+	uint64_t race_len;
+};
+
+static const struct fl_option nm_options[] = {
+	FL_OPT_SIZE_(struct nm_conf, size, "size", 4096, 64ull << 30, "64M",
+		     "bytes of the range each worker migrates back and forth"),
+	FL_OPT_ENUM_(struct nm_conf, method, "method", methods, "move-pages",
+		     "move-pages: move_pages(MPOL_MF_MOVE); move-pages-all: MPOL_MF_MOVE_ALL (CAP_SYS_NICE); mbind: mbind(MPOL_BIND, MPOL_MF_MOVE|MPOL_MF_STRICT); migrate-pages: migrate_pages(2) of the whole process (moves more than the range)"),
+	FL_OPT_ENUM_(struct nm_conf, granule, "granule", granules, "4k",
+		     "move-pages: one address per 4 KiB page, or one per backing page (2 MiB for thp/hugetlb-2m)"),
+	FL_OPT_ENUM_(struct nm_conf, hold, "hold", holds, "none",
+		     "device hold on the first hold_len bytes: pin (faultline.ko pin_user_pages_fast FOLL_WRITE|FOLL_LONGTERM), uring (io_uring fixed buffer), mirror (faultline.ko mmu_interval_notifier + hmm_range_fault)"),
+	FL_OPT_SIZE_(struct nm_conf, hold_len, "hold_len", 0, FL_MAX_LEN, "0",
+		     "bytes held from the start of the range; 0 = all of it"),
+	FL_OPT_INT_(struct nm_conf, readers, "readers", 0, 64, "0",
+		    "threads reading the range and checking the pattern while it moves"),
+	FL_OPT_INT_(struct nm_conf, writers, "writers", 0, 64, "0",
+		    "threads writing a version word into every page while it moves (checked after each move)"),
+	FL_OPT_ENUM_(struct nm_conf, race, "race", races, "none",
+		     "fork: a thread forks in a loop, children check the pattern; munmap: a thread unmaps, remaps and refills the last race_len bytes"),
+	FL_OPT_SIZE_(struct nm_conf, race_len, "race_len", 4096, 1ull << 30, "2M",
+		     "race=munmap: bytes at the end of the range that are unmapped and remapped"),
+	FL_OPT_END
+};
+
+/* Where the per-page status of a migration call is not written. */
+#define ST_UNSET	INT_MIN
+#define NR_ERRNO	134
+
+struct nm_worker;
+
+struct accessor {
+	pthread_t tid;
+	struct nm_worker *nw;
+	unsigned idx;		/* reader or writer index */
+	int kind;		/* 0 reader, 1 writer, 2 racer */
+	/* writer: pass being written and next page of its slice at pause */
+	uint64_t pass, next;
+	uint64_t ops;
+	uint64_t mismatches;	/* reader/fork children: words != pattern */
+	uint64_t first_bad;
+	uint64_t forks, munmaps;
+	char err[128];
+};
+
+struct nm_worker {
+	struct fl_case *c;
+	struct fl_mapping m;
+	bool mapped;
+	size_t npages;		/* 4 KiB pages in the range */
+	size_t stable;		/* pages not touched by race=munmap */
+	size_t held;		/* pages held by the device */
+	void **pages;		/* every 4 KiB page, for the location query */
+	void **mv_pages;	/* the addresses passed to move_pages */
+	size_t nmv;
+	int *nodes, *status, *where;
+	int node[2];		/* a, b */
+	int at;			/* 0: the range is on a, 1: on b */
+	uint64_t seed;
+	/* last move */
+	uint64_t move_ns;
+	long move_ret;
+	int move_errno;
+	uint64_t folios_before;
+	/* device */
+	struct fl_driver drv;
+	bool drv_open;
+	uint32_t handle;
+	bool have_handle;
+	struct io_uring ring;
+	bool have_ring;
+	/* accessors */
+	struct accessor *acc;
+	unsigned nacc;
+	atomic_int pause, parked, quit;
+	/* case totals, for details */
+	uint64_t st_err[NR_ERRNO + 1], st_unset, ret_positive, failed_held, failed_other;
+	uint64_t moves, inval_ev[FL_EV_MAX];
+};
+
+/* "EBUSY", or "errno 1234" for a number glibc has no name for. */
+static const char *errname(int e)
+{
+	static __thread char buf[24];
+	const char *n = strerrorname_np(e);
+
+	if (n)
+		return n;
+	snprintf(buf, sizeof(buf), "errno %d", e);
+	return buf;
+}
+
+static int node_pair(int node[2])
+{
+	int n = 0;
+
+	for (int i = 0; i <= numa_max_node() && n < 2; i++) {
+		long long fr;
+
+		if (!numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned)i))
+			continue;
+		if (numa_node_size64(i, &fr) <= 0)
+			continue;
+		node[n++] = i;
+	}
+	return n;
+}
+
+static size_t nm_footprint(const struct fl_case *c)
+{
+	const struct nm_conf *cf = c->config;
+
+	/* hugetlb migration needs a free huge page on the target: twice the range, spread over the nodes. */
+	if (c->backing == FL_BACKING_HUGETLB_2M || c->backing == FL_BACKING_HUGETLB_1G)
+		return 2 * cf->size;
+	return cf->size;
+}
+
+static const char *nm_supported(struct fl_case *c)
+{
+	static char buf[160];
+	const struct nm_conf *cf = c->config;
+	int node[2], n = fl_numa_nodes();
+
+	if (n < 2) {
+		snprintf(buf, sizeof(buf), "needs 2 NUMA nodes, found %d (qemu -numa, or numa=fake=2 on the kernel command line)", n);
+		return buf;
+	}
+	if (node_pair(node) < 2)
+		return "needs 2 NUMA nodes with memory, found fewer (memoryless nodes do not count)";
+	if (cf->hold_len > cf->size)
+		return "hold_len is larger than size";
+	if (cf->race == R_MUNMAP && cf->race_len >= cf->size)
+		return "race=munmap needs race_len smaller than size";
+	if (cf->race == R_MUNMAP && cf->race_len % fl_backings[c->backing].page_size)
+		return "race_len must be a multiple of the backing's page size";
+	if (cf->race == R_MUNMAP && cf->hold != H_NONE)
+		return "race=munmap runs with hold=none (the device would hold pages the race unmaps)";
+	if (cf->hold == H_PIN)
+		return fl_driver_supported(FL_FEAT_PIN);
+	if (cf->hold == H_MIRROR)
+		return fl_driver_supported(FL_FEAT_MIRROR);
+	return NULL;
+}
+
+static int nm_setup(struct fl_case *c)
+{
+	const struct nm_conf *cf = c->config;
+	char buf[128];
+	int node[2];
+
+	c->priv = calloc(c->nr_workers, sizeof(struct nm_worker));
+	if (!c->priv)
+		return -ENOMEM;
+	node_pair(node);
+	snprintf(buf, sizeof(buf), "a=node%d b=node%d; %s", node[0], node[1],
+		 cf->method == M_MIGRATE_PAGES ? "migrate_pages(2) moves every page of the process on the source node" : "only the range moves");
+	fl_case_detail(c, "nodes", buf);
+	return 0;
+}
+
+/* ------------------------------------------------------------ pattern */
+
+/* Word 1 of every page is the writers' version word when writers run. */
+static bool skip_word(const struct nm_conf *cf, uint64_t i)
+{
+	return cf->writers && (i & 511) == 1;
+}
+
+static void fill(struct nm_worker *nw, size_t from_pg, size_t to_pg)
+{
+	const struct nm_conf *cf = nw->c->config;
+	uint64_t *p = nw->m.addr;
+
+	for (uint64_t i = from_pg * 512; i < to_pg * 512; i++)
+		p[i] = skip_word(cf, i) ? (uint64_t)(i / 512 % (cf->writers ? cf->writers : 1)) : fl_pattern(nw->seed, i * 8);
+}
+
+static uint64_t verify(struct nm_worker *nw, size_t from_pg, size_t to_pg, uint64_t *first)
+{
+	const struct nm_conf *cf = nw->c->config;
+	const uint64_t *p = nw->m.addr;
+	uint64_t bad = 0;
+
+	*first = UINT64_MAX;
+	for (uint64_t i = from_pg * 512; i < to_pg * 512; i++) {
+		if (skip_word(cf, i) || p[i] == fl_pattern(nw->seed, i * 8))
+			continue;
+		if (!bad++)
+			*first = i * 8;
+	}
+	return bad;
+}
+
+/* ---------------------------------------------------------- accessors */
+
+static void park(struct nm_worker *nw)
+{
+	atomic_fetch_add(&nw->parked, 1);
+	while (atomic_load(&nw->pause) && !atomic_load(&nw->quit))
+		usleep(200);
+	atomic_fetch_sub(&nw->parked, 1);
+}
+
+static void *reader_main(void *arg)
+{
+	struct accessor *a = arg;
+	struct nm_worker *nw = a->nw;
+	volatile const uint64_t *p = nw->m.addr;
+
+	while (!atomic_load(&nw->quit)) {
+		for (size_t pg = 0; pg < nw->stable; pg++) {
+			uint64_t i = pg * 512 + (a->idx * 7 + pg) % 512, v;
+
+			if (atomic_load(&nw->pause))
+				park(nw);
+			if (atomic_load(&nw->quit))
+				break;
+			if (skip_word(nw->c->config, i))
+				i++;
+			v = p[i];
+			a->ops++;
+			if (v != fl_pattern(nw->seed, i * 8) && !a->mismatches++)
+				a->first_bad = i * 8;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Writer k owns pages j with j % W == k and writes pass number << 8 | k
+ * into word 1; at a pause it records how far the pass got, so the check
+ * knows which pages must hold this pass and which the previous one.
+ */
+static void *writer_main(void *arg)
+{
+	struct accessor *a = arg;
+	struct nm_worker *nw = a->nw;
+	const struct nm_conf *cf = nw->c->config;
+	volatile uint64_t *p = nw->m.addr;
+	uint64_t w = (uint64_t)cf->writers;
+
+	a->pass = 1;
+	a->next = a->idx;
+	while (!atomic_load(&nw->quit)) {
+		if (atomic_load(&nw->pause))
+			park(nw);
+		if (a->next >= nw->stable) {
+			a->pass++;
+			a->next = a->idx;
+			continue;
+		}
+		p[a->next * 512 + 1] = a->pass << 8 | a->idx;
+		a->next += w;
+		a->ops++;
+	}
+	return NULL;
+}
+
+static uint64_t writer_check(struct nm_worker *nw, struct accessor *a, uint64_t *first)
+{
+	const struct nm_conf *cf = nw->c->config;
+	const uint64_t *p = nw->m.addr;
+	uint64_t bad = 0;
+
+	for (uint64_t j = a->idx; j < nw->stable; j += (uint64_t)cf->writers) {
+		uint64_t want = (j < a->next ? a->pass : a->pass - 1) << 8 | a->idx;
+
+		if (p[j * 512 + 1] != want && !bad++)
+			*first = j * 4096 + 8;
+	}
+	return bad;
+}
+
+static int remap_chunk(struct nm_worker *nw, char *p, size_t len)
+{
+	enum fl_backing_id b = nw->c->backing;
+	int fl = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+
+	if (nw->m.fd >= 0) {
+		off_t off = (off_t)(nw->m.file_off + (uint64_t)(p - (char *)nw->m.addr));
+
+		return mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, nw->m.fd, off) == MAP_FAILED ? -errno : 0;
+	}
+	if (b == FL_BACKING_HUGETLB_2M)
+		fl |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
+	else if (b == FL_BACKING_HUGETLB_1G)
+		fl |= MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
+	if (mmap(p, len, PROT_READ | PROT_WRITE, fl, -1, 0) == MAP_FAILED)
+		return -errno;
+	madvise(p, len, b == FL_BACKING_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	return 0;
+}
+
+/* Children check the stable part of their copy and exit 1 on a mismatch. */
+static void *racer_main(void *arg)
+{
+	struct accessor *a = arg;
+	struct nm_worker *nw = a->nw;
+	const struct nm_conf *cf = nw->c->config;
+	char *chunk = (char *)nw->m.addr + nw->stable * 4096;
+	int status, ret;
+	uint64_t first;
+	pid_t pid;
+
+	while (!atomic_load(&nw->quit)) {
+		if (atomic_load(&nw->pause))
+			park(nw);
+		if (cf->race == R_FORK) {
+			pid = fork();
+			if (pid < 0) {
+				snprintf(a->err, sizeof(a->err), "fork: %s", strerror(errno));
+				break;
+			}
+			if (pid == 0)
+				_exit(verify(nw, 0, nw->stable, &first) ? 1 : 0);
+			if (waitpid(pid, &status, 0) == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+				a->mismatches++;
+			a->forks++;
+		} else {
+			munmap(chunk, cf->race_len);
+			ret = remap_chunk(nw, chunk, cf->race_len);
+			if (ret) {
+				snprintf(a->err, sizeof(a->err), "mmap(MAP_FIXED) after munmap: %s", strerror(-ret));
+				break;
+			}
+			fill(nw, nw->stable, nw->npages);
+			a->munmaps++;
+		}
+		a->ops++;
+	}
+	return NULL;
+}
+
+static void accessors_pause(struct nm_worker *nw)
+{
+	atomic_store(&nw->pause, 1);
+	while (atomic_load(&nw->parked) < (int)nw->nacc)
+		usleep(100);
+}
+
+static int accessors_start(struct fl_worker *w, struct nm_worker *nw)
+{
+	const struct nm_conf *cf = w->c->config;
+	unsigned n = (unsigned)(cf->readers + cf->writers) + (cf->race != R_NONE);
+
+	if (!n)
+		return 0;
+	nw->acc = calloc(n, sizeof(*nw->acc));
+	if (!nw->acc)
+		return -ENOMEM;
+	/* Start parked: the first move waits for prepare to let them go. */
+	atomic_store(&nw->pause, 1);
+	for (unsigned i = 0; i < n; i++) {
+		struct accessor *a = &nw->acc[i];
+		void *(*fn)(void *);
+
+		a->nw = nw;
+		if (i < cf->readers) {
+			a->idx = i;
+			fn = reader_main;
+		} else if (i < cf->readers + cf->writers) {
+			a->idx = i - (unsigned)cf->readers;
+			a->kind = 1;
+			fn = writer_main;
+		} else {
+			a->kind = 2;
+			fn = racer_main;
+		}
+		if (pthread_create(&a->tid, NULL, fn, a))
+			return fl_case_error(w->c, "pthread_create: %s", strerror(errno));
+		nw->nacc++;
+	}
+	accessors_pause(nw);
+	return 0;
+}
+
+static void accessors_stop(struct nm_worker *nw)
+{
+	atomic_store(&nw->quit, 1);
+	for (unsigned i = 0; i < nw->nacc; i++)
+		pthread_join(nw->acc[i].tid, NULL);
+	nw->nacc = 0;
+	free(nw->acc);
+	nw->acc = NULL;
+}
+
+/* --------------------------------------------------------------- hold */
+
+static int hold_create(struct fl_worker *w, struct nm_worker *nw)
+{
+	const struct nm_conf *cf = w->c->config;
+	size_t len = nw->held * 4096;
+	struct fl_pin_create pc;
+	struct iovec iov[64];
+	char why[256];
+	unsigned n = 0;
+	int ret;
+
+	if (cf->hold == H_NONE)
+		return 0;
+	if (cf->hold == H_URING) {
+		ret = io_uring_queue_init(4, &nw->ring, 0);
+		if (ret)
+			return fl_case_skip(w->c, "io_uring_queue_init: %s", errname(-ret));
+		nw->have_ring = true;
+		/* One registered buffer is at most 1 GiB. */
+		for (size_t off = 0; off < len && n < 64; off += 1ul << 30, n++) {
+			iov[n].iov_base = (char *)nw->m.addr + off;
+			iov[n].iov_len = len - off < (1ul << 30) ? len - off : 1ul << 30;
+		}
+		ret = io_uring_register_buffers(&nw->ring, iov, n);
+		if (ret)
+			return fl_case_skip(w->c, "io_uring_register_buffers of %zu bytes of %s refused: %s (observed behaviour)",
+					    len, fl_backings[w->c->backing].name, errname(-ret));
+		return 0;
+	}
+	if (!nw->drv_open) {
+		if (fl_driver_open(&nw->drv, why, sizeof(why)))
+			return fl_case_skip(w->c, "%s", why);
+		nw->drv_open = true;
+	}
+	if (cf->hold == H_PIN) {
+		ret = fl_drv_pin_create(&nw->drv, nw->m.addr, len,
+					FL_PIN_WRITE | FL_PIN_LONGTERM | FL_PIN_FAST, &pc);
+		if (ret)
+			return fl_case_skip(w->c, "pin_user_pages_fast(FOLL_LONGTERM) of %s refused: %s (observed behaviour)",
+					    fl_backings[w->c->backing].name, errname(-ret));
+		nw->handle = pc.handle;
+	} else {
+		ret = fl_drv_mirror_create(&nw->drv, nw->m.addr, len,
+					   FL_MIRROR_WRITE | FL_MIRROR_PREFAULT, &nw->handle);
+		if (ret)
+			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s", errname(-ret));
+	}
+	nw->have_handle = true;
+	if (cf->hold == H_MIRROR) {
+		ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET,
+					  &(struct fl_mirror_stats){ 0 }, NULL, NULL);
+		if (ret)
+			return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", errname(-ret));
+	}
+	return 0;
+}
+
+static void hold_release(struct nm_worker *nw)
+{
+	const struct nm_conf *cf = nw->c->config;
+
+	if (nw->have_handle)
+		fl_drv_destroy(&nw->drv, nw->handle, cf->hold == H_PIN ? FL_UNPIN_DIRTY : 0, NULL);
+	nw->have_handle = false;
+	if (nw->have_ring)
+		io_uring_queue_exit(&nw->ring);
+	nw->have_ring = false;
+	if (nw->drv_open)
+		fl_driver_close(&nw->drv);
+	nw->drv_open = false;
+}
+
+/* ---------------------------------------------------------- migration */
+
+static uint64_t count_folios(struct nm_worker *nw)
+{
+	struct fl_range_stat st;
+	uint64_t huge;
+
+	if (fl_range_stat(nw->m.addr, nw->npages * 4096, &st))
+		return nw->npages;
+	if (nw->c->backing == FL_BACKING_HUGETLB_2M)
+		return st.present_pages / 512;
+	if (nw->c->backing == FL_BACKING_HUGETLB_1G)
+		return st.present_pages / (512 * 512);
+	huge = st.have_kpageflags ? st.thp_pages : st.anon_huge_kb / 4;
+	if (huge > st.present_pages)
+		huge = st.present_pages;
+	return huge / 512 + (st.present_pages - huge);
+}
+
+/* Move the range to @node; returns 0 or -1 with the case outcome set. */
+static int migrate_to(struct fl_worker *w, struct nm_worker *nw, int node)
+{
+	const struct nm_conf *cf = w->c->config;
+	struct bitmask *to = numa_bitmask_alloc((unsigned)numa_max_possible_node() + 1);
+	struct bitmask *from = numa_bitmask_alloc((unsigned)numa_max_possible_node() + 1);
+	uint64_t t0, t1;
+	long ret = 0;
+	int flags = MPOL_MF_MOVE;
+
+	if (!to || !from) {
+		ret = fl_case_error(w->c, "numa_bitmask_alloc failed");
+		goto out;
+	}
+	numa_bitmask_setbit(to, (unsigned)node);
+	numa_bitmask_setbit(from, (unsigned)nw->node[node == nw->node[0]]);
+	for (size_t i = 0; i < nw->nmv; i++) {
+		nw->nodes[i] = node;
+		nw->status[i] = ST_UNSET;
+	}
+	t0 = fl_now_ns();
+	switch (cf->method) {
+	case M_MOVE_PAGES_ALL:
+		flags = MPOL_MF_MOVE_ALL;
+		/* fall through */
+	case M_MOVE_PAGES:
+		ret = move_pages(0, nw->nmv, nw->mv_pages, nw->nodes, nw->status, flags);
+		break;
+	case M_MBIND:
+		ret = mbind(nw->m.addr, nw->npages * 4096, MPOL_BIND, to->maskp, to->size + 1,
+			    MPOL_MF_MOVE | MPOL_MF_STRICT);
+		break;
+	case M_MIGRATE_PAGES:
+		ret = migrate_pages(0, from->size + 1, from->maskp, to->maskp);
+		break;
+	}
+	t1 = fl_now_ns();
+	nw->move_ns = t1 - t0;
+	nw->move_ret = ret;
+	nw->move_errno = ret < 0 ? errno : 0;
+	fl_lat_record(w, LAT_MOVE, t1 - t0);
+	ret = 0;
+	if (nw->move_ret < 0) {
+		if (nw->move_errno == EPERM && cf->method == M_MOVE_PAGES_ALL)
+			ret = fl_case_skip(w->c, "MPOL_MF_MOVE_ALL needs CAP_SYS_NICE (EPERM)");
+		/* mbind STRICT: EIO = some pages could not be moved; counted below. */
+		else if (!(nw->move_errno == EIO && cf->method == M_MBIND))
+			ret = fl_case_error(w->c, "%s to node %d: %s", methods[cf->method], node,
+					    errname(nw->move_errno));
+	}
+out:
+	if (to)
+		numa_bitmask_free(to);
+	if (from)
+		numa_bitmask_free(from);
+	return (int)ret;
+}
+
+static int nm_prepare(struct fl_worker *w)
+{
+	const struct nm_conf *cf = w->c->config;
+	struct nm_worker *nw = (struct nm_worker *)w->c->priv + w->id;
+	size_t unit = fl_backings[w->c->backing].page_size;
+	char why[256];
+	int ret;
+
+	w->priv = nw;
+	nw->c = w->c;
+	if (nw->mapped) {
+		nw->folios_before = count_folios(nw);
+		atomic_store(&nw->pause, 0);
+		return 0;
+	}
+	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &nw->m, why, sizeof(why));
+	if (ret)
+		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
+	nw->mapped = true;
+	nw->npages = nw->m.len / 4096;
+	nw->stable = cf->race == R_MUNMAP ? nw->npages - cf->race_len / 4096 : nw->npages;
+	nw->held = cf->hold == H_NONE ? 0 : cf->hold_len ? cf->hold_len / 4096 : nw->npages;
+	nw->seed = 0x6e756d61ull + w->id;
+	nw->pages = calloc(nw->npages, sizeof(void *));
+	nw->mv_pages = calloc(nw->npages, sizeof(void *));
+	nw->nodes = calloc(nw->npages, sizeof(int));
+	nw->status = calloc(nw->npages, sizeof(int));
+	nw->where = calloc(nw->npages, sizeof(int));
+	if (!nw->pages || !nw->mv_pages || !nw->nodes || !nw->status || !nw->where)
+		return fl_case_error(w->c, "out of memory for %zu page entries", nw->npages);
+	for (size_t i = 0; i < nw->npages; i++)
+		nw->pages[i] = (char *)nw->m.addr + i * 4096;
+	if (cf->granule == G_FOLIO)
+		for (size_t off = 0; off < nw->m.len; off += unit)
+			nw->mv_pages[nw->nmv++] = (char *)nw->m.addr + off;
+	else
+		for (size_t i = 0; i < nw->npages; i++)
+			nw->mv_pages[nw->nmv++] = nw->pages[i];
+	fill(nw, 0, nw->npages);
+	if (fl_verify(&nw->m, why, sizeof(why)))
+		return fl_case_skip(w->c, "%s", why);
+	node_pair(nw->node);
+	/* Start on a (untimed), whatever node the faults chose. */
+	for (size_t i = 0; i < nw->npages; i++)
+		nw->nodes[i] = nw->node[0];
+	if (move_pages(0, nw->npages, nw->pages, nw->nodes, nw->status, MPOL_MF_MOVE) < 0)
+		return errno == ENOSYS ? fl_case_skip(w->c, "move_pages: ENOSYS (kernel without CONFIG_MIGRATION)")
+				       : fl_case_error(w->c, "initial move_pages to node %d: %s", nw->node[0], errname(errno));
+	nw->at = 0;
+	if (fl_verify(&nw->m, why, sizeof(why)))
+		return fl_case_skip(w->c, "after the initial move to node %d: %s", nw->node[0], why);
+	ret = hold_create(w, nw);
+	if (ret)
+		return ret;
+	ret = accessors_start(w, nw);
+	if (ret)
+		return ret;
+	nw->folios_before = count_folios(nw);
+	atomic_store(&nw->pause, 0);
+	return 0;
+}
+
+static int nm_run(struct fl_worker *w, struct fl_work *done)
+{
+	struct nm_worker *nw = w->priv;
+	int ret;
+
+	ret = migrate_to(w, nw, nw->node[!nw->at]);
+	if (ret)
+		return ret;
+	nw->at = !nw->at;
+	done->ops = nw->folios_before;
+	done->bytes = nw->npages * 4096;
+	return 0;
+}
+
+static void errno_counts(struct nm_worker *nw, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	o += (size_t)snprintf(buf, len, "unset=%llu", (unsigned long long)nw->st_unset);
+	for (int e = 1; e <= NR_ERRNO && o < len; e++)
+		if (nw->st_err[e])
+			o += (size_t)snprintf(buf + o, len - o, " %s=%llu",
+					      e == NR_ERRNO ? "other" : errname(e),
+					      (unsigned long long)nw->st_err[e]);
+}
+
+static int check_device(struct fl_worker *w, struct nm_worker *nw)
+{
+	const struct nm_conf *cf = w->c->config;
+	struct fl_mirror_stats st;
+	struct fl_access a;
+	uint64_t first, bad, inval = 0;
+	char ev[256];
+	size_t o = 0;
+	int ret;
+
+	if (cf->hold == H_PIN && !cf->writers) {
+		/*
+		 * The device writes a new pattern through the pin; the CPU
+		 * must see it.  A pinned page that migrated anyway would
+		 * leave the device writing into the old copy.
+		 */
+		nw->seed++;
+		ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_FILL, 0, nw->held * 4096, nw->seed, &a);
+		if (ret)
+			return fl_case_error(w->c, "device write through the pin: %s", errname(-ret));
+		fill(nw, nw->held, nw->npages);
+		bad = verify(nw, 0, nw->held, &first);
+		if (bad)
+			return fl_case_fail(w->c, "the CPU does not see the device's write through the pin on %llu words (first at byte %llu): a pinned page moved",
+					    (unsigned long long)bad, (unsigned long long)first);
+		return 0;
+	}
+	if (cf->hold != H_MIRROR)
+		return 0;
+	/* Re-mirror: the device reads everything, re-faulting what migration invalidated. */
+	ret = fl_drv_access(&nw->drv, nw->handle, cf->writers ? FL_ACCESS_READ : FL_ACCESS_VERIFY,
+			    0, nw->held * 4096, nw->seed, &a);
+	if (ret)
+		return fl_case_error(w->c, "device read after migration: %s", errname(-ret));
+	fl_metric(w->c, "remirror_ms", "ms", FL_LOWER_IS_BETTER, (double)a.ns / 1e6);
+	if (!cf->writers && a.mismatches)
+		return fl_case_fail(w->c, "the device reads %llu words that differ from the CPU's data after migration (first at byte %llu)",
+				    (unsigned long long)a.mismatches, (unsigned long long)a.first_mismatch);
+	ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->held * 4096, 0, &a);
+	if (ret)
+		return fl_case_error(w->c, "stale check: %s", errname(-ret));
+	ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET, &st,
+				  w->lat[LAT_CALLBACK], w->lat[LAT_REMIRROR]);
+	if (ret)
+		return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", errname(-ret));
+	for (int e = 0; e < FL_EV_COUNT; e++) {
+		inval += st.invalidations[e];
+		nw->inval_ev[e] += st.invalidations[e];
+		if (nw->inval_ev[e] && o < sizeof(ev))
+			o += (size_t)snprintf(ev + o, sizeof(ev) - o, "%s%s=%llu", o ? " " : "",
+					      fl_driver_event_name(e), (unsigned long long)nw->inval_ev[e]);
+	}
+	if (o)
+		fl_case_detail(w->c, "invalidations_by_event", ev);
+	fl_metric(w->c, "invalidations", "callbacks", FL_INFORMATIONAL, (double)inval);
+	fl_metric(w->c, "invalidated_pages", "pages", FL_INFORMATIONAL, (double)st.invalidated_pages);
+	fl_metric(w->c, "remirror_retries", "retries", FL_LOWER_IS_BETTER, (double)(st.retries + st.ebusy));
+	if (st.stale)
+		return fl_case_fail(w->c, "%llu stale device entries after migration: the mirror kept pages the CPU no longer maps",
+				    (unsigned long long)st.stale);
+	return 0;
+}
+
+static int nm_check(struct fl_worker *w)
+{
+	const struct nm_conf *cf = w->c->config;
+	struct nm_worker *nw = w->priv;
+	int target = nw->node[nw->at];
+	uint64_t on = 0, failed_held = 0, failed = 0, bad, first, folios;
+	const char *dir = nw->at ? "a_to_b" : "b_to_a";
+	char name[48], buf[640], why[256];
+	int ret;
+
+	if (!nw->mapped)
+		return 0;
+	accessors_pause(nw);
+	for (unsigned i = 0; i < nw->nacc; i++) {
+		struct accessor *a = &nw->acc[i];
+
+		if (a->err[0])
+			return fl_case_error(w->c, "%s", a->err);
+		if (a->mismatches)
+			return fl_case_fail(w->c, "%s saw %llu words that differ from the pattern while the range moved (first at byte %llu)",
+					    a->kind == 2 ? "forked children" : "a reader", (unsigned long long)a->mismatches,
+					    (unsigned long long)a->first_bad);
+	}
+	/* Per-page outcome the kernel reported (move_pages only). */
+	if (cf->method == M_MOVE_PAGES || cf->method == M_MOVE_PAGES_ALL) {
+		for (size_t i = 0; i < nw->nmv; i++) {
+			int s = nw->status[i];
+
+			if (s == ST_UNSET)
+				nw->st_unset++;
+			else if (s < 0)
+				nw->st_err[-s < NR_ERRNO ? -s : NR_ERRNO]++;
+		}
+		if (nw->move_ret > 0)
+			nw->ret_positive += (uint64_t)nw->move_ret;
+	} else if (nw->move_ret < 0) {
+		nw->st_err[nw->move_errno < NR_ERRNO ? nw->move_errno : NR_ERRNO]++;
+	}
+	/* Where every page is now: the truth, whatever the call returned. */
+	if (move_pages(0, nw->npages, nw->pages, NULL, nw->where, 0) < 0)
+		return fl_case_error(w->c, "move_pages status query: %s", errname(errno));
+	for (size_t i = 0; i < nw->npages; i++) {
+		if (nw->where[i] == target)
+			on++;
+		else if (i < nw->held)
+			failed_held++;
+		else if (i < nw->stable)
+			failed++;
+	}
+	nw->failed_held += failed_held;
+	nw->failed_other += failed;
+	nw->moves++;
+
+	folios = count_folios(nw);
+	if (on && nw->move_ns) {
+		double moved_folios = (double)folios * (double)on / (double)nw->npages;
+
+		snprintf(name, sizeof(name), "%s_GBps", dir);
+		fl_metric(w->c, name, "GB/s", FL_HIGHER_IS_BETTER, (double)on * 4096 / (double)nw->move_ns);
+		snprintf(name, sizeof(name), "%s_folio_ns", dir);
+		fl_metric(w->c, name, "ns/folio", FL_LOWER_IS_BETTER, (double)nw->move_ns / moved_folios);
+	}
+	fl_metric(w->c, "folios", "folios", FL_INFORMATIONAL, (double)folios);
+	fl_metric(w->c, "not_moved_pages", "pages", FL_INFORMATIONAL, (double)(failed + failed_held));
+	if (cf->hold != H_NONE)
+		fl_metric(w->c, "not_moved_held_pages", "pages", FL_INFORMATIONAL, (double)failed_held);
+
+	errno_counts(nw, buf, sizeof(buf));
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+		 "; not moved over %llu moves: %llu held pages, %llu other pages; move_pages returned a positive count %llu pages in total",
+		 (unsigned long long)nw->moves, (unsigned long long)nw->failed_held,
+		 (unsigned long long)nw->failed_other, (unsigned long long)nw->ret_positive);
+	fl_case_detail(w->c, "move_status", buf);
+
+	/* THP that migration split is no longer a THP measurement. */
+	if (cf->race != R_MUNMAP && fl_verify(&nw->m, why, sizeof(why)))
+		return fl_case_skip(w->c, "after migrating to node %d: %s", target, why);
+
+	bad = verify(nw, 0, nw->stable, &first);
+	if (bad)
+		return fl_case_fail(w->c, "%llu words lost or changed after migrating to node %d (first at byte %llu)",
+				    (unsigned long long)bad, target, (unsigned long long)first);
+	for (unsigned i = 0; i < nw->nacc; i++) {
+		struct accessor *a = &nw->acc[i];
+
+		if (a->kind == 1 && (bad = writer_check(nw, a, &first)))
+			return fl_case_fail(w->c, "writer %u: %llu version words lost after migrating to node %d (first at byte %llu)",
+					    a->idx, (unsigned long long)bad, target, (unsigned long long)first);
+	}
+	if (cf->race != R_NONE) {
+		for (unsigned i = 0; i < nw->nacc; i++)
+			if (nw->acc[i].kind == 2)
+				fl_metric(w->c, cf->race == R_FORK ? "forks" : "munmaps", "ops", FL_INFORMATIONAL,
+					  (double)(nw->acc[i].forks + nw->acc[i].munmaps));
+	}
+	ret = check_device(w, nw);
+	return ret;
+}
+
+static void nm_teardown(struct fl_case *c)
+{
+	struct nm_worker *nws = c->priv;
+
+	for (unsigned i = 0; nws && i < c->nr_workers; i++) {
+		struct nm_worker *nw = &nws[i];
+
+		if (nw->nacc)
+			accessors_stop(nw);
+		hold_release(nw);
+		if (nw->mapped)
+			fl_unmap(&nw->m);
+		free(nw->pages);
+		free(nw->mv_pages);
+		free(nw->nodes);
+		free(nw->status);
+		free(nw->where);
+	}
+	free(nws);
+}
+
+const struct workload wl_numa_migrate = {
+	.name = "numa-migrate",
+	.summary = "NUMA page migration between two nodes: move_pages, mbind(MPOL_MF_MOVE), migrate_pages; with pins, mirrors, accessors, fork/munmap races",
+	.kernel_paths = "do_pages_move -> add_page_for_migration -> migrate_pages; do_mbind -> queue_pages_range; "
+			"do_migrate_pages; try_to_migrate (MMU_NOTIFY_CLEAR), folio_migrate_mapping (refcount vs pins), "
+			"remove_migration_ptes; THP whole-folio migration or split; hugetlb alloc_migration_target",
+	.needs = "2 NUMA nodes with memory; hold=pin|mirror: /dev/faultline; hold=uring: io_uring; method=move-pages-all: CAP_SYS_NICE",
+	.backings = FL_BACKINGS_RAM,
+	.default_backings = FL_B(FL_BACKING_ANON_4K) | FL_B(FL_BACKING_THP),
+	.mode = FL_MODE_BATCH,
+	.op_unit = "folio",
+	.report_bytes = true,
+	.lat = {
+		[LAT_MOVE] = { "move", "one migration call over the whole range (move_pages/mbind/migrate_pages)" },
+		[LAT_REMIRROR] = { "remirror", "hmm_range_fault + program of a range migration invalidated (hold=mirror, kernel ktime)" },
+		[LAT_CALLBACK] = { "callback", "mirror invalidate callback during migration (hold=mirror, kernel ktime)" },
+	},
+	.options = nm_options,
+	.config_size = sizeof(struct nm_conf),
+	.footprint = nm_footprint,
+	.supported = nm_supported,
+	.setup = nm_setup,
+	.prepare = nm_prepare,
+	.run = nm_run,
+	.check = nm_check,
+	.teardown = nm_teardown,
+};
