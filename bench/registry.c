@@ -11,7 +11,7 @@ extern const struct workload wl_populate, wl_fault_scale, wl_null;
 extern const struct workload wl_gup_bench, wl_notifier_vs_pinned;
 extern const struct workload wl_numa_migrate, wl_device_migrate;
 extern const struct workload wl_gup_user;
-extern const struct workload wl_dax_populate;
+extern const struct workload wl_dax_populate, wl_dax_gup;
 
 const struct workload *const fl_workloads[] = {
 	&wl_populate,
@@ -23,6 +23,7 @@ const struct workload *const fl_workloads[] = {
 	&wl_device_migrate,
 	&wl_gup_user,
 	&wl_dax_populate,
+	&wl_dax_gup,
 	NULL
 };
 
