@@ -11,6 +11,8 @@ Set FAULTLINE_AA_RUNS=DIR1,DIR2 to run the A/A check on real results folders
 (two runs of the same suite, same kernel and settings).
 """
 
+import contextlib
+import io
 import itertools
 import json
 import math
@@ -40,11 +42,34 @@ except ImportError as exc:
     NO_SCIPY = "%s under %s: run with /usr/bin/python3 (python3-scipy)" % (exc, sys.executable)
 
 
+def _load_cli():
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("faultline_report_cli", REPORT)
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+CLI = None if NO_SCIPY else _load_cli()
+
+
 def report(*args):
-    """Run scripts/report; returns (rc, stdout, stderr)."""
-    p = subprocess.run([REPORT] + [str(a) for a in args], capture_output=True, text=True,
-                       timeout=120)
-    return p.returncode, p.stdout, p.stderr
+    """Run scripts/report; returns (rc, stdout, stderr).  In-process when this
+    interpreter has scipy (saves an interpreter and scipy import per call),
+    else as a subprocess under the script's own /usr/bin/python3."""
+    args = [str(a) for a in args]
+    if CLI is None:
+        p = subprocess.run([REPORT] + args, capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stdout, p.stderr
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = CLI.main(args)
+        except SystemExit as e:  # argparse usage errors
+            rc = e.code
+    return rc, out.getvalue(), err.getvalue()
 
 
 class Tmp(unittest.TestCase):
@@ -422,6 +447,20 @@ class TestBadInput(Tmp):
                          and c["verdict"] == "regressed"])
         self.assertTrue([c for c in rep["comparisons"] if c["run"] == "trunc"])
         self.assertTrue(os.path.exists(os.path.join(out, "report.html")))
+
+    def test_executable_entry_point(self):
+        """scripts/report as `faultline report` execs it: its shebang, exit codes."""
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, thp_factor=0.5)
+        p = subprocess.run([REPORT, a, b, "--out", self.path("o"), "--no-html",
+                            "--fail-on", "regression:10"], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("b vs a:", p.stdout)
+        self.assertTrue(os.path.exists(self.path("o", "report.md")))
+        p = subprocess.run([REPORT], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("usage:", p.stderr)
 
     def test_usage_errors_exit_2(self):
         a = F.suite(self.path("a"), "a", 1)
