@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from . import guest, roots
-from .common import (REPO, UsageError, VmError, cache_dir, log, progress,
-                     run)
+from .common import (REPO, UsageError, VmError, cache_dir, host_mirror, log,
+                     progress, run)
 
 ALIASES = {"5.10": "bullseye", "6.1": "bookworm", "6.12": "trixie",
            "7.2": "sid"}
@@ -173,9 +173,23 @@ def parse_size(s):
                                "T": 40}[m.group(2)]
 
 
+def layout_note(a):
+    """Why the sizes are what they are (see KERNEL-NOTES, emulation)."""
+    if a.pmem == "nvdimm":
+        return ("qemu nvdimm (NFIT, 2G file-backed) on node 1; RAM split "
+                "evenly between the two nodes")
+    return (f"-m {a.mem}: node 0 = the 3G the pc machine maps below 4G, "
+            "node 1 = the rest, mapped from 4G up; one socket per node "
+            "(CPUs sharing an LLC across nodes WARN in topology_sane). "
+            f"memmap={a.pmem} must lie in guest RAM at or above 4G, so the "
+            "PMEM region sits in node 1 (with 6G: 1G RAM + 2G PMEM there)")
+
+
 def qemu_command(k, a, accel, initrd, image, out):
     mem = parse_size(a.mem)
-    half = (mem // 2) >> 20
+    # Node 0 = the 3G the pc machine maps below 4G (when there is that
+    # much), node 1 = everything from 4G up, where memmap= PMEM lives.
+    half = 3072 if mem >= 6 << 30 else (mem // 2) >> 20
     rest = (mem >> 20) - half
     ncpu = a.cpus
     c0 = f"0-{max(0, ncpu // 2 - 1)}" if ncpu > 1 else "0"
@@ -447,6 +461,21 @@ def default_out(label, base=None):
     return REPO / "results" / f"vm-{ts}-{label}"
 
 
+def check_kernels(ks):
+    """Bad specs are usage errors before anything runs: a Debian suite
+    the mirror does not have, a build: version no suite ships."""
+    for k in ks:
+        if k.kind == "debian" and roots.root_info(k.suite) is None:
+            try:
+                roots.AptConfig(k.suite).update()
+            except VmError:
+                shutil.rmtree(roots.AptConfig(k.suite).dir,
+                              ignore_errors=True)
+                raise UsageError(f"kernel {k.spec}: Debian suite {k.suite} "
+                                 f"not found on {host_mirror()}") from None
+    log(f"cache {cache_dir()}")
+
+
 def check_job(path):
     p = Path(path)
     if not p.is_file():
@@ -527,7 +556,7 @@ def run_kernel(k, a, job, out):
         meta["qemu"] = {"command_line": cmd, "version": qemu_version(),
                         "memory": a.mem, "cpus": a.cpus,
                         "pmem": a.pmem, "numa_nodes": 2,
-                        "dax_fs": a.fs}
+                        "dax_fs": a.fs, "layout": layout_note(a)}
         (vmd / "qemu-cmdline.txt").write_text(shlex.join(cmd) + "\n")
         consolef = out / "console.log"
         resume = (out / "results.jsonl").exists()
@@ -716,6 +745,7 @@ def cmd_run(a):
     job = check_job(a.suite)
     k = parse_kernel(a.kernel, a.kasan)
     check_host()
+    check_kernels([k])
     if a.clean:
         clean_kernel(k)
     out = Path(a.out).resolve() if a.out else default_out(k.label)
@@ -730,6 +760,7 @@ def cmd_matrix(a):
     if not ks:
         raise UsageError("--kernels is empty")
     check_host()
+    check_kernels(ks)
     base = Path(a.out).resolve() if a.out else (
         REPO / "results" /
         f"matrix-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}")
