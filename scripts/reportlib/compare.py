@@ -149,8 +149,11 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys):
     return c
 
 
-def compare_latency(name, hb, hn, st, seed_keys):
-    """p50/p99/p99.9 of two merged histograms."""
+def compare_latency(name, hb, hn, st, seed_keys, machine_moved=False):
+    """p50/p99/p99.9 of two merged histograms.  Tails (p99 and up) are the
+    first thing other load on the machine moves (preemption, interrupts), so
+    when the calibration says the machine changed between the runs a tail
+    shift is reported as noisy, not as the kernel's."""
     out = []
     hist_b = stats.Hist(hb["buckets"], hb.get("overflow"), hb.get("min"), hb.get("max"))
     hist_n = stats.Hist(hn["buckets"], hn.get("overflow"), hn.get("min"), hn.get("max"))
@@ -189,7 +192,11 @@ def compare_latency(name, hb, hn, st, seed_keys):
             sig = lo > 0 or hi < 0
             change = c["change_pct"]
             beyond = lo >= st.latency_min_change or hi <= -st.latency_min_change
-            if sig and beyond:
+            if sig and beyond and machine_moved and p >= 99:
+                c["verdict"] = "noisy"
+                c["notes"].append("%+.1f%% but the machine changed between the runs "
+                                  "(calibration): a tail shift is not attributable" % change)
+            elif sig and beyond:
                 c["verdict"] = "regressed" if change > 0 else "improved"
             else:
                 c["verdict"] = "unchanged"
@@ -301,6 +308,21 @@ def env_diff(runs):
                               "cpu.model", "thp.enabled", "hostname")}}
 
 
+def machine_moved(base, r):
+    """The calibration figures that moved beyond CALIBRATION_WARN between two
+    runs, as text; empty when the machine looked the same to both."""
+    base_cal = (base.meta or {}).get("calibration") or {}
+    cal = (r.meta or {}).get("calibration") or {}
+    moved = []
+    for key, limit, unit in CALIBRATION_WARN:
+        a, b = base_cal.get(key), cal.get(key)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 \
+                and abs(b - a) / a * 100 > limit:
+            moved.append("%s %+.0f%% (%.3g vs %.3g %s)"
+                         % (key, (b - a) / a * 100, b, a, unit))
+    return moved
+
+
 def env_warnings(runs):
     w = []
     accels = [(r.label, (r.accel or "unknown")) for r in runs if r.meta]
@@ -316,16 +338,8 @@ def env_warnings(runs):
     if len({v for v in hyp.values() if v != "unknown"}) > 1:
         w.append("Different virtualisation: " +
                  ", ".join("%s=%s" % kv for kv in hyp.items()))
-    base_cal = (runs[0].meta or {}).get("calibration") or {}
     for r in runs[1:]:
-        cal = (r.meta or {}).get("calibration") or {}
-        moved = []
-        for key, limit, unit in CALIBRATION_WARN:
-            a, b = base_cal.get(key), cal.get(key)
-            if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 \
-                    and abs(b - a) / a * 100 > limit:
-                moved.append("%s %+.0f%% (%.3g vs %.3g %s)"
-                             % (key, (b - a) / a * 100, b, a, unit))
+        moved = machine_moved(runs[0], r)
         if moved:
             w.append("Machine state differs between %s and %s: %s. Changes of that "
                      "order can come from the machine (other load, frequency, "
@@ -382,6 +396,7 @@ def build(runs, baseline, st, fail_on=None):
     rep["baseline"] = base.label
     rep["env"] = env_diff(cols)
     rep["warnings"] = env_warnings(cols)
+    moved = {r.label: machine_moved(base, r) for r in others}
 
     keys = []
     seen = set()
@@ -444,7 +459,8 @@ def build(runs, baseline, st, fail_on=None):
                 hn = x["latency"].get(lname)
                 if hn is None or (_hist_empty(hb) and _hist_empty(hn)):
                     continue  # e.g. a mode that times no single fault
-                for c in compare_latency(lname, hb, hn, st, (name, lname, r.label)):
+                for c in compare_latency(lname, hb, hn, st, (name, lname, r.label),
+                                         bool(moved[r.label])):
                     c.update(case=name, run=r.label)
                     if tcg_note:
                         c["notes"].insert(0, tcg_note)
@@ -464,7 +480,8 @@ def build(runs, baseline, st, fail_on=None):
     for r in others:
         cs = [c for c in rep["comparisons"] if c["run"] == r.label]
         s = {"run": r.label, "compared": len([c for c in cs if c["verdict"] != "info"]),
-             "timing_comparable": _timing_comparable(base, r)}
+             "timing_comparable": _timing_comparable(base, r),
+             "machine_moved": moved[r.label]}
         for v in VERDICT_ORDER:
             s[v] = len([c for c in cs if c["verdict"] == v])
         i = cols.index(r)

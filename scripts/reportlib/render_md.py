@@ -201,18 +201,23 @@ def method_text(st):
         "  Metrics: median of the per-repetition samples; %change = (new - base) / base;",
         "  95%% CI of the difference as %% of the baseline median: %s;" % ci,
         "  p: two-sided Mann-Whitney U (exact when small and tie-free).",
-        "  regressed/improved: p < %g and the whole CI beyond +-%g%%, in the metric's own"
+        "  regressed/improved: p < %g and the whole CI beyond +-%g%% (beyond +-cv when"
         % (st["alpha"], st["min_change"]),
-        "  direction; noisy: too few repetitions for p < %g to be possible, or a change"
-        % st["alpha"],
-        "  >= %g%% that is not significant or whose CI reaches inside +-%g%%, or cv > %g%%;"
-        % (st["min_change"], st["min_change"], st["cv_threshold"] * 100),
-        "  unchanged otherwise.",
-        "  Latency: percentiles of the merged histogram rebuilt from its buckets; CI from a",
-        "  seeded multinomial bootstrap of each run's histogram (sampling error only: one",
+        "  a side's cv exceeds %g%%), in the metric's own direction; noisy: too few"
+        % (st["cv_threshold"] * 100),
+        "  repetitions for p < %g to be possible, or a change >= %g%% that is not"
+        % (st["alpha"], st["min_change"]),
+        "  significant or whose CI reaches inside that bound, or cv > %g%% without a"
+        % (st["cv_threshold"] * 100),
+        "  significant change; unchanged otherwise.",
+        "  Latency: percentiles of the merged histogram rebuilt from its buckets; CI from",
+        "  the bootstrap distribution of each run's histogram (sampling error only: one",
         "  histogram per run says nothing about run-to-run variation); verdict needs the",
-        "  whole CI beyond +-%g%%; a percentile needs >= 10 samples above it."
+        "  whole CI beyond +-%g%%; a percentile needs >= 10 samples above it; p99 and"
         % st["latency_min_change"],
+        "  up are called noisy when the calibration says the machine changed.",
+        "  Repetitions inside one run do not see run-to-run variation: repeat runs and",
+        "  pool them (A1+A2) before trusting a difference of a few percent.",
     ])
 
 

@@ -85,7 +85,8 @@ def env(kernel="6.18.44", accel="kvm", hypervisor="kvm", thp="madvise", host="te
     }
 
 
-def run_json(run_id, environment, complete=True, repeat=5, schema="faultline.run/1"):
+def run_json(run_id, environment, complete=True, repeat=5, schema="faultline.run/1",
+             memset=9.8, clock=19.5):
     d = {"schema": schema, "run_id": run_id, "faultline_version": "0.1.0-test",
          "command_line": ["faultline", "run", "workloads/suites/quick.job"],
          "start": "2026-11-21T19:30:12Z", "complete": complete,
@@ -95,8 +96,8 @@ def run_json(run_id, environment, complete=True, repeat=5, schema="faultline.run
          "prepare": [],
          "placement": {"binding": "hwloc", "cpus": [0, 1], "memory_node": -1,
                        "numa_policy": "default"},
-         "calibration": {"memset_bytes": 268435456, "memset_GBps": 9.8,
-                         "memset_samples_GBps": [9.7, 9.8, 9.9], "clock_read_ns": 19.5},
+         "calibration": {"memset_bytes": 268435456, "memset_GBps": memset,
+                         "memset_samples_GBps": [memset] * 3, "clock_read_ns": clock},
          "env": environment}
     if complete:
         d["end"] = "2026-11-21T19:31:40Z"
@@ -137,7 +138,7 @@ BACKINGS = ("anon-4k", "thp", "shmem", "hugetlb-2m")
 
 
 def suite(path, run_id, seed, env_kw=None, repeat=5, thp_factor=1.0, latency_n=20000,
-          extra=None, cv=0.01, complete=True, truncate_last=False):
+          extra=None, cv=0.01, complete=True, truncate_last=False, memset=9.8, tail=1.0):
     """A quick.job-like run: populate per backing and mode, fault-scale per
     backing.  thp_factor scales THP throughput (0.6 = THP disabled)."""
     rng = random.Random(seed)
@@ -152,7 +153,9 @@ def suite(path, run_id, seed, env_kw=None, repeat=5, thp_factor=1.0, latency_n=2
             lat = None
             if mode == "first-touch":
                 base = 2000.0 / f if backing != "thp" else 40000.0 / f
-                vals = [base * math.exp(rng.gauss(0, 0.25)) for _ in range(latency_n)]
+                # tail > 1 stretches the upper half only (interference-like)
+                vals = [base * math.exp(z if z < 0 else z * tail)
+                        for z in (rng.gauss(0, 0.25) for _ in range(latency_n))]
                 lat = {"fault": histogram(vals)}
             recs.append(record(run_id, seq, "populate", backing, {"mode": mode, "size": "64M"},
                                metrics=ms, latency=lat, repeat=repeat))
@@ -163,5 +166,6 @@ def suite(path, run_id, seed, env_kw=None, repeat=5, thp_factor=1.0, latency_n=2
                            repeat=repeat))
         seq += 1
     recs.extend(extra or [])
-    meta = run_json(run_id, env(**(env_kw or {})), complete=complete, repeat=repeat)
+    meta = run_json(run_id, env(**(env_kw or {})), complete=complete, repeat=repeat,
+                    memset=memset)
     return write_run(path, meta, recs, truncate_last=truncate_last)

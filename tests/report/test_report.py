@@ -236,6 +236,32 @@ class TestComparisons(Tmp):
         self.assertTrue(noisy)
         self.assertTrue(any("cv" in n for c in noisy for n in c["notes"]))
 
+    def test_shift_within_the_noise_is_noisy(self):
+        """With cv above the threshold, a shift must clear the spread itself."""
+        def run(name, seed, factor):
+            rng = random.Random(seed)
+            rec = F.record(name, 60, "cow-race", "anon-4k", {}, repeat=8, metrics={
+                "ops_rate": F.metric(rng, "fork/s", "higher", 1000 * factor, 0.10, 8)})
+            return F.suite(self.path(name), name, seed, extra=[rec])
+        a = run("a", 1, 1.0)
+        small = run("small", 2, 0.85)
+        big = run("big", 3, 0.4)
+        rep, _, _, _ = self.run_report([a, small, big], "--no-html")
+        got = {c["run"]: c for c in rep["comparisons"] if c["case"] == "cow-race/anon-4k/"}
+        self.assertEqual(got["big"]["verdict"], "regressed")
+        self.assertEqual(got["small"]["verdict"], "noisy", got["small"])
+
+    def test_tail_shift_on_a_changed_machine_is_noisy(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, tail=2.0, memset=5.0)
+        c = F.suite(self.path("c"), "c", 3, tail=2.0)
+        rep, md, _, _ = self.run_report([a, b, c], "--no-html")
+        self.assertIn("Machine state differs between a and b: memset_GBps -49%", md)
+        tails = [x for x in rep["comparisons"] if x["stat"] == "p99"]
+        self.assertTrue(tails)
+        for x in tails:
+            self.assertEqual(x["verdict"], "noisy" if x["run"] == "b" else "regressed", x)
+
     def test_latency_tail_needs_samples(self):
         a = F.suite(self.path("a"), "a", 1, latency_n=500)
         b = F.suite(self.path("b"), "b", 2, latency_n=500)
