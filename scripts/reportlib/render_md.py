@@ -199,7 +199,7 @@ def method_text(st):
           % (st["seed"], st["resamples"]))
     return "\n".join([
         "  Metrics: median of the per-repetition samples; %change = (new - base) / base;",
-        "  95%% CI of the difference as %% of the baseline median: %s;" % ci,
+        "  95%% CI of the difference as %% of the baseline median:\n    %s;" % ci,
         "  p: two-sided Mann-Whitney U (exact when small and tie-free).",
         "  regressed/improved: p < %g and the whole CI beyond +-%g%% (beyond +-cv when"
         % (st["alpha"], st["min_change"]),
