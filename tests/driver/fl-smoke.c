@@ -340,13 +340,50 @@ static void test_snapshot(struct fl_driver *d)
 	free(flags);
 }
 
-int main(void)
+/*
+ * `fl-smoke hold`: keep a pinned buffer and a mirror busy (device passes,
+ * MADV_DONTNEED between them) until killed, for the unload test: rmmod
+ * must refuse while the file is open, and succeed once the process is
+ * killed mid-access and the close released everything.
+ */
+static int hold(void)
+{
+	size_t len = 8 * MB;
+	char *a = map_anon(len, 0), *b = map_anon(len, 0);
+	struct fl_pin_create pc;
+	struct fl_access acc;
+	struct fl_driver d;
+	char why[256];
+	uint32_t h;
+
+	if (fl_driver_open(&d, why, sizeof(why))) {
+		fprintf(stderr, "%s\n", why);
+		return 1;
+	}
+	memset(a, 1, len);
+	if (fl_drv_pin_create(&d, a, len, FL_PIN_WRITE | FL_PIN_LONGTERM | FL_PIN_FAST, &pc) ||
+	    fl_drv_mirror_create(&d, b, len, FL_MIRROR_WRITE, &h)) {
+		fprintf(stderr, "hold: create failed\n");
+		return 1;
+	}
+	printf("holding pin %u and mirror %u\n", pc.handle, h);
+	fflush(stdout);
+	for (uint64_t seed = 0;; seed++) {
+		fl_drv_access(&d, pc.handle, FL_ACCESS_FILL, 0, len, seed, &acc);
+		fl_drv_access(&d, h, FL_ACCESS_FILL, 0, len, seed, &acc);
+		madvise(b, len / 2, MADV_DONTNEED);
+	}
+}
+
+int main(int argc, char **argv)
 {
 	struct fl_driver d;
 	char why[256];
 	long acq0 = vmstat("nr_foll_pin_acquired"), rel0 = vmstat("nr_foll_pin_released");
 	long acq, rel;
 
+	if (argc > 1 && !strcmp(argv[1], "hold"))
+		return hold();
 	printf("TAP version 13\n");
 	if (fl_driver_open(&d, why, sizeof(why))) {
 		printf("1..0 # SKIP %s\n", why);
