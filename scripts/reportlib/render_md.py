@@ -103,11 +103,12 @@ def render(rep):
             w("        | " + line)
     w("")
 
-    w("Summary (baseline %s; alpha %g, min change %g%%,\n  latency min change %g%%, "
-      "cv threshold %g%%, CI %s)" % (rep["baseline"], st["alpha"], st["min_change"],
+    w("Summary")
+    w("-------")
+    w("baseline %s; alpha %g, min change %g%%, latency min change %g%%,\n"
+      "cv threshold %g%%, CI %s" % (rep["baseline"], st["alpha"], st["min_change"],
                                      st["latency_min_change"], st["cv_threshold"] * 100,
                                      "Hodges-Lehmann" if st["ci"] == "hl" else "bootstrap"))
-    w("-" * 20)
     if rep["summary"]:
         w(fmt.text_table(["run", "compared", "regressed", "improved", "noisy", "unchanged",
                           "info", "pass->not", "tests", "expected false +", "timing"],
@@ -137,7 +138,9 @@ def render(rep):
                 if rc:
                     w("%s vs %s:" % (run, rep["baseline"]))
                     w(fmt.text_table(CMP_HEAD, cmp_rows(rc), CMP_ALIGN))
-            w("\n".join(_notes(cs)))
+            notes = _notes(cs)
+            if notes:
+                w("\n".join(notes))
         w("")
 
     if rep["status_changes"]:
