@@ -57,6 +57,7 @@
 
 #include "driver.h"
 #include "placement.h"
+#include "sysfs.h"
 #include "workload.h"
 
 #ifndef MPOL_MF_MOVE_ALL
@@ -162,7 +163,10 @@ struct nm_worker {
 	unsigned nacc;
 	atomic_int pause, parked, quit;
 	/* case totals, for details */
-	uint64_t st_err[NR_ERRNO + 1], st_unset, ret_positive, failed_held, failed_other;
+	int *prev;		/* where each page was before the move */
+	/* case totals: why pages did not move (their per-page status) */
+	uint64_t why_err[NR_ERRNO + 1], why_unset, why_node, err_moved;
+	uint64_t ret_positive, failed_held, failed_other;
 	uint64_t moves, inval_ev[FL_EV_MAX];
 };
 
@@ -236,6 +240,7 @@ static int nm_setup(struct fl_case *c)
 	const struct nm_conf *cf = c->config;
 	char buf[128];
 	int node[2];
+	long long bal;
 
 	c->priv = calloc(c->nr_workers, sizeof(struct nm_worker));
 	if (!c->priv)
@@ -244,7 +249,27 @@ static int nm_setup(struct fl_case *c)
 	snprintf(buf, sizeof(buf), "a=node%d b=node%d; %s", node[0], node[1],
 		 cf->method == M_MIGRATE_PAGES ? "migrate_pages(2) moves every page of the process on the source node" : "only the range moves");
 	fl_case_detail(c, "nodes", buf);
+	if (!fl_sysfs_read_ll("/proc/sys/kernel/numa_balancing", &bal) && bal) {
+		snprintf(buf, sizeof(buf), "%lld: the range is bound MPOL_BIND to a and b (no MPOL_F_MOF), so task_numa_work skips it", bal);
+		fl_case_detail(c, "numa_balancing", buf);
+	}
 	return 0;
+}
+
+/*
+ * Automatic NUMA balancing (on by default on NUMA machines) would migrate
+ * the range back towards the CPU that verifies it, racing our moves (pages
+ * under its migration read as -ENOENT).  A VMA policy of MPOL_BIND {a, b},
+ * without MPOL_F_MOF, makes task_numa_work skip the range
+ * (vma_policy_mof()); move_pages and migrate_pages ignore VMA policies.
+ */
+static int bind_both(struct nm_worker *nw, void *addr, size_t len)
+{
+	unsigned long mask[16] = { 0 };
+
+	for (int i = 0; i < 2; i++)
+		mask[nw->node[i] / 64] |= 1ul << (nw->node[i] % 64);
+	return mbind(addr, len, MPOL_BIND, mask, sizeof(mask) * 8, 0) ? -errno : 0;
 }
 
 /* ------------------------------------------------------------ pattern */
@@ -368,7 +393,9 @@ static int remap_chunk(struct nm_worker *nw, char *p, size_t len)
 	if (nw->m.fd >= 0) {
 		off_t off = (off_t)(nw->m.file_off + (uint64_t)(p - (char *)nw->m.addr));
 
-		return mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, nw->m.fd, off) == MAP_FAILED ? -errno : 0;
+		if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, nw->m.fd, off) == MAP_FAILED)
+			return -errno;
+		return bind_both(nw, p, len);
 	}
 	if (b == FL_BACKING_HUGETLB_2M)
 		fl |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
@@ -377,7 +404,7 @@ static int remap_chunk(struct nm_worker *nw, char *p, size_t len)
 	if (mmap(p, len, PROT_READ | PROT_WRITE, fl, -1, 0) == MAP_FAILED)
 		return -errno;
 	madvise(p, len, b == FL_BACKING_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	return 0;
+	return bind_both(nw, p, len);
 }
 
 /* Children check the stable part of their copy and exit 1 on a mismatch. */
@@ -651,8 +678,13 @@ static int nm_prepare(struct fl_worker *w)
 	nw->nodes = calloc(nw->npages, sizeof(int));
 	nw->status = calloc(nw->npages, sizeof(int));
 	nw->where = calloc(nw->npages, sizeof(int));
-	if (!nw->pages || !nw->mv_pages || !nw->nodes || !nw->status || !nw->where)
+	nw->prev = calloc(nw->npages, sizeof(int));
+	if (!nw->pages || !nw->mv_pages || !nw->nodes || !nw->status || !nw->where || !nw->prev)
 		return fl_case_error(w->c, "out of memory for %zu page entries", nw->npages);
+	node_pair(nw->node);
+	ret = bind_both(nw, nw->m.addr, nw->m.len);
+	if (ret)
+		return fl_case_error(w->c, "mbind(MPOL_BIND, nodes %d,%d): %s", nw->node[0], nw->node[1], errname(-ret));
 	for (size_t i = 0; i < nw->npages; i++)
 		nw->pages[i] = (char *)nw->m.addr + i * 4096;
 	if (cf->granule == G_FOLIO)
@@ -664,7 +696,6 @@ static int nm_prepare(struct fl_worker *w)
 	fill(nw, 0, nw->npages);
 	if (fl_verify(&nw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "%s", why);
-	node_pair(nw->node);
 	/* Start on a (untimed), whatever node the faults chose. */
 	for (size_t i = 0; i < nw->npages; i++)
 		nw->nodes[i] = nw->node[0];
@@ -672,6 +703,8 @@ static int nm_prepare(struct fl_worker *w)
 		return errno == ENOSYS ? fl_case_skip(w->c, "move_pages: ENOSYS (kernel without CONFIG_MIGRATION)")
 				       : fl_case_error(w->c, "initial move_pages to node %d: %s", nw->node[0], errname(errno));
 	nw->at = 0;
+	if (move_pages(0, nw->npages, nw->pages, NULL, nw->prev, 0) < 0)
+		return fl_case_error(w->c, "move_pages status query: %s", errname(errno));
 	if (fl_verify(&nw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "after the initial move to node %d: %s", nw->node[0], why);
 	ret = hold_create(w, nw);
@@ -699,16 +732,33 @@ static int nm_run(struct fl_worker *w, struct fl_work *done)
 	return 0;
 }
 
-static void errno_counts(struct nm_worker *nw, char *buf, size_t len)
+/*
+ * Why the pages that stayed behind did not move, by the status the kernel
+ * wrote for them.  "no-status": the kernel wrote none (mbind and
+ * migrate_pages never do; move_pages leaves a batch it failed to migrate
+ * unwritten and returns the count instead, e.g. pinned folios whose
+ * refcount check in folio_migrate_mapping kept failing with -EAGAIN).
+ */
+static void reason_counts(struct nm_worker *nw, char *buf, size_t len)
 {
 	size_t o = 0;
 
-	o += (size_t)snprintf(buf, len, "unset=%llu", (unsigned long long)nw->st_unset);
+	o += (size_t)snprintf(buf, len, "not moved by status:");
+	if (nw->why_unset)
+		o += (size_t)snprintf(buf + o, len - o, " no-status=%llu", (unsigned long long)nw->why_unset);
+	if (nw->why_node && o < len)
+		o += (size_t)snprintf(buf + o, len - o, " node-reported=%llu", (unsigned long long)nw->why_node);
 	for (int e = 1; e <= NR_ERRNO && o < len; e++)
-		if (nw->st_err[e])
+		if (nw->why_err[e])
 			o += (size_t)snprintf(buf + o, len - o, " %s=%llu",
 					      e == NR_ERRNO ? "other" : errname(e),
-					      (unsigned long long)nw->st_err[e]);
+					      (unsigned long long)nw->why_err[e]);
+	if (o < len)
+		snprintf(buf + o, len - o,
+			 "; in %llu moves: %llu held pages and %llu other pages stayed; move_pages returned a positive count of %llu (failed or not attempted); %llu error statuses on pages that did move",
+			 (unsigned long long)nw->moves, (unsigned long long)nw->failed_held,
+			 (unsigned long long)nw->failed_other, (unsigned long long)nw->ret_positive,
+			 (unsigned long long)nw->err_moved);
 }
 
 static int check_device(struct fl_worker *w, struct nm_worker *nw)
@@ -774,12 +824,24 @@ static int check_device(struct fl_worker *w, struct nm_worker *nw)
 	return 0;
 }
 
+/* The status the migration call wrote for 4 KiB page @i. */
+static int page_status(const struct nm_worker *nw, size_t i)
+{
+	const struct nm_conf *cf = nw->c->config;
+
+	if (cf->method == M_MBIND || cf->method == M_MIGRATE_PAGES)
+		return nw->move_ret < 0 ? -nw->move_errno : ST_UNSET;
+	if (nw->nmv != nw->npages)
+		i /= nw->npages / nw->nmv;
+	return nw->status[i];
+}
+
 static int nm_check(struct fl_worker *w)
 {
 	const struct nm_conf *cf = w->c->config;
 	struct nm_worker *nw = w->priv;
 	int target = nw->node[nw->at];
-	uint64_t on = 0, failed_held = 0, failed = 0, bad, first, folios;
+	uint64_t on = 0, moved = 0, failed_held = 0, failed = 0, bad, first, folios;
 	const char *dir = nw->at ? "a_to_b" : "b_to_a";
 	char name[48], buf[640], why[256];
 	int ret;
@@ -797,42 +859,45 @@ static int nm_check(struct fl_worker *w)
 					    a->kind == 2 ? "forked children" : "a reader", (unsigned long long)a->mismatches,
 					    (unsigned long long)a->first_bad);
 	}
-	/* Per-page outcome the kernel reported (move_pages only). */
-	if (cf->method == M_MOVE_PAGES || cf->method == M_MOVE_PAGES_ALL) {
-		for (size_t i = 0; i < nw->nmv; i++) {
-			int s = nw->status[i];
-
-			if (s == ST_UNSET)
-				nw->st_unset++;
-			else if (s < 0)
-				nw->st_err[-s < NR_ERRNO ? -s : NR_ERRNO]++;
-		}
-		if (nw->move_ret > 0)
-			nw->ret_positive += (uint64_t)nw->move_ret;
-	} else if (nw->move_ret < 0) {
-		nw->st_err[nw->move_errno < NR_ERRNO ? nw->move_errno : NR_ERRNO]++;
-	}
 	/* Where every page is now: the truth, whatever the call returned. */
 	if (move_pages(0, nw->npages, nw->pages, NULL, nw->where, 0) < 0)
 		return fl_case_error(w->c, "move_pages status query: %s", errname(errno));
 	for (size_t i = 0; i < nw->npages; i++) {
-		if (nw->where[i] == target)
+		int s = page_status(nw, i);
+
+		if (nw->where[i] == target) {
 			on++;
-		else if (i < nw->held)
+			moved += nw->prev[i] != target;
+			/* e.g. -EBUSY on the tail pages of a THP that did move (granule=4k) */
+			nw->err_moved += s < 0 && s != ST_UNSET;
+			continue;
+		}
+		if (i >= nw->stable)
+			continue;
+		if (i < nw->held)
 			failed_held++;
-		else if (i < nw->stable)
+		else
 			failed++;
+		if (s == ST_UNSET)
+			nw->why_unset++;
+		else if (s >= 0)
+			nw->why_node++;
+		else
+			nw->why_err[-s < NR_ERRNO ? -s : NR_ERRNO]++;
 	}
+	memcpy(nw->prev, nw->where, nw->npages * sizeof(int));
+	if (nw->move_ret > 0)
+		nw->ret_positive += (uint64_t)nw->move_ret;
 	nw->failed_held += failed_held;
 	nw->failed_other += failed;
 	nw->moves++;
 
 	folios = count_folios(nw);
-	if (on && nw->move_ns) {
-		double moved_folios = (double)folios * (double)on / (double)nw->npages;
+	if (moved && nw->move_ns) {
+		double moved_folios = (double)folios * (double)moved / (double)nw->npages;
 
 		snprintf(name, sizeof(name), "%s_GBps", dir);
-		fl_metric(w->c, name, "GB/s", FL_HIGHER_IS_BETTER, (double)on * 4096 / (double)nw->move_ns);
+		fl_metric(w->c, name, "GB/s", FL_HIGHER_IS_BETTER, (double)moved * 4096 / (double)nw->move_ns);
 		snprintf(name, sizeof(name), "%s_folio_ns", dir);
 		fl_metric(w->c, name, "ns/folio", FL_LOWER_IS_BETTER, (double)nw->move_ns / moved_folios);
 	}
@@ -841,11 +906,7 @@ static int nm_check(struct fl_worker *w)
 	if (cf->hold != H_NONE)
 		fl_metric(w->c, "not_moved_held_pages", "pages", FL_INFORMATIONAL, (double)failed_held);
 
-	errno_counts(nw, buf, sizeof(buf));
-	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
-		 "; not moved over %llu moves: %llu held pages, %llu other pages; move_pages returned a positive count %llu pages in total",
-		 (unsigned long long)nw->moves, (unsigned long long)nw->failed_held,
-		 (unsigned long long)nw->failed_other, (unsigned long long)nw->ret_positive);
+	reason_counts(nw, buf, sizeof(buf));
 	fl_case_detail(w->c, "move_status", buf);
 
 	/* THP that migration split is no longer a THP measurement. */
@@ -890,6 +951,7 @@ static void nm_teardown(struct fl_case *c)
 		free(nw->nodes);
 		free(nw->status);
 		free(nw->where);
+		free(nw->prev);
 	}
 	free(nws);
 }
