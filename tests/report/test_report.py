@@ -474,6 +474,14 @@ class TestBadInput(Tmp):
         self.assertTrue([c for c in rep["comparisons"] if c["run"] == "trunc"])
         self.assertTrue(os.path.exists(os.path.join(out, "report.html")))
 
+    def test_unusable_first_folder_moves_the_baseline(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2)
+        rep, md, _, se = self.run_report([self.path("gone"), a, b], "--no-html")
+        self.assertEqual(rep["baseline"], "a")
+        self.assertIn("has no usable results: the baseline is a", se)
+        self.assertIn("has no usable results", md)
+
     def test_executable_entry_point(self):
         """scripts/report as `faultline report` execs it: its shebang, exit codes."""
         a = F.suite(self.path("a"), "a", 1)
