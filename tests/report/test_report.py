@@ -480,7 +480,8 @@ class TestBadInput(Tmp):
         rep, md, _, se = self.run_report([self.path("gone"), a, b], "--no-html")
         self.assertEqual(rep["baseline"], "a")
         self.assertIn("has no usable results: the baseline is a", se)
-        self.assertIn("has no usable results", md)
+        self.assertIn("has no usable results", rep["warnings"][0])
+        self.assertIn("WARNING: the first folder", md)
 
     def test_executable_entry_point(self):
         """scripts/report as `faultline report` execs it: its shebang, exit codes."""
