@@ -16,6 +16,7 @@
 #include "core.h"
 #include "env.h"
 #include "runner.h"
+#include "stress.h"
 
 static const char usage[] =
 "usage: faultline COMMAND [ARGS]\n"
@@ -26,6 +27,9 @@ static const char usage[] =
 "                               run cases; results go to results/<run-id>/\n"
 "  env                          the environment record (JSON)\n"
 "  report DIR... [options]      compare result folders (scripts/report)\n"
+"  stress [--mix W1,W2 | --suite FILE] [--duration T] [--seed N] [--threads N]\n"
+"                               workloads side by side under seeded perturbations,\n"
+"                               verifying data; --replay DIR [--shrink] (stress --help)\n"
 "  workload-table               the README's workload table (Markdown)\n"
 "\n"
 "run options:\n"
@@ -360,6 +364,8 @@ int main(int argc, char **argv)
 		return argc == 2 ? cmd_env() : usage_error("env takes no arguments ('%s')", argv[2]);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1, argc, argv);
+	if (!strcmp(cmd, "stress"))
+		return fl_stress_main(argc - 1, argv + 1, argc, argv);
 	if (!strcmp(cmd, "report"))
 		return cmd_report(argc - 1, argv + 1, argv[0]);
 	return usage_error("unknown command '%s' (see 'faultline --help')", cmd);

@@ -177,6 +177,27 @@ void fl_case_detail(struct fl_case *c, const char *key, const char *value)
 	pthread_mutex_unlock(&c->metrics->lock);
 }
 
+struct fl_case_metrics *fl_case_metrics_new(void)
+{
+	struct fl_case_metrics *cm = calloc(1, sizeof(*cm));
+
+	if (!cm)
+		return NULL;
+	pthread_mutex_init(&cm->lock, NULL);
+	cm->details = json_object();
+	return cm;
+}
+
+void fl_case_metrics_free(struct fl_case_metrics *cm)
+{
+	if (!cm)
+		return;
+	for (unsigned i = 0; i < cm->n; i++)
+		free(cm->m[i].samples);
+	json_decref(cm->details);
+	free(cm);
+}
+
 static int hook_failed(struct fl_case *c, const char *hook, int ret)
 {
 	if (c->status == FL_PASS)

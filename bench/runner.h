@@ -26,6 +26,13 @@ struct fl_run_opts {
 
 int fl_run_plan(const struct fl_plan *plan, const struct fl_run_opts *o);
 
+/*
+ * A case's metric store (what fl_metric()/fl_case_detail() write to), for
+ * code that drives workload hooks outside fl_run_plan(): bench/stress.c.
+ */
+struct fl_case_metrics *fl_case_metrics_new(void);
+void fl_case_metrics_free(struct fl_case_metrics *cm);
+
 /* The case record builder, shared with tests. */
 struct fl_case_result;
 const char *fl_status_name(enum fl_status s);
