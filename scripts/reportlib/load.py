@@ -145,6 +145,22 @@ def _check_record(rec):
     return None
 
 
+def _percentile_mismatch(lat):
+    """Names of the percentiles a record states that its own buckets do not
+    give (same rule as bench/histogram.c): a corrupt or foreign histogram."""
+    from .stats import Hist  # numpy: only when there are histograms
+    bad = []
+    for name, h in lat.items():
+        hist = Hist(h["buckets"], h.get("overflow"), h.get("min"), h.get("max"))
+        if not hist.total:
+            continue
+        for key in ("p50", "p99", "p99.9"):
+            v = h.get(key)
+            if isinstance(v, (int, float)) and abs(hist.percentile(float(key[1:])) - v) > 1:
+                bad.append("%s %s" % (name, key))
+    return bad
+
+
 def _normalise(rec):
     metrics = {}
     for name, m in (rec.get("metrics") or {}).items():
@@ -166,6 +182,7 @@ def _normalise(rec):
                     and all(isinstance(x, (int, float)) for x in b)]
             lat[name] = dict(h, buckets=rows)
     rec["latency"] = lat
+    rec["_pct_mismatch"] = _percentile_mismatch(lat)
     if not isinstance(rec.get("details"), dict):
         rec["details"] = {}
     return rec
@@ -210,6 +227,10 @@ def _load_records(run):
             refused.setdefault(bad, []).append(lineno)
             continue
         rec = _normalise(rec)
+        if rec["_pct_mismatch"]:
+            run.problem(fname, "line %d: %s: stated %s differ from the histogram's "
+                               "buckets; the buckets are used"
+                        % (lineno, case_name(rec), ", ".join(rec["_pct_mismatch"])))
         key = case_key(rec)
         if key in run.records:
             run.problem(fname, "line %d: case %s appears again; the later record is used"

@@ -178,7 +178,7 @@ class Hist:
     def _values_counts(self):
         """Representative value and count per bucket, the overflow as a last
         bucket valued at the histogram limit."""
-        mid = (self.lo + self.hi) / 2.0
+        mid = self.lo + np.floor((self.hi - self.lo) / 2.0)  # as fl_hist_percentile()
         if self.vmin is not None:
             mid = np.maximum(mid, float(self.vmin))
         if self.vmax is not None:

@@ -43,7 +43,15 @@ def histogram(values, unit="ns"):
     inr = [v for v in s if v < LIMIT]
 
     def pct(p):
-        return s[max(0, math.ceil(p / 100 * len(s)) - 1)] if s else 0
+        """bench/histogram.c fl_hist_percentile(): midpoint of the bucket of
+        the sample of rank ceil(p/100 * N), clamped to [min, max]."""
+        if not s:
+            return 0
+        rank = max(1, math.ceil(p / 100 * len(s)))
+        if rank > len(inr):
+            return LIMIT
+        lo, hi = bucket_range(bucket_index(inr[rank - 1]))
+        return min(max(lo + (hi - lo) // 2, s[0]), s[-1])
     return {"unit": unit, "count": len(inr), "overflow": overflow,
             "min": s[0] if s else 0, "max": s[-1] if s else 0,
             "mean": sum(inr) / len(inr) if inr else 0,

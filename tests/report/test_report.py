@@ -497,6 +497,23 @@ class TestBadInput(Tmp):
         self.assertEqual(p.returncode, 2)
         self.assertIn("usage:", p.stderr)
 
+    def test_stated_percentiles_checked_against_buckets(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2)
+        fname = os.path.join(b, "results.jsonl")
+        with open(fname) as f:
+            lines = f.readlines()
+        rec = json.loads(lines[1])
+        rec["latency"]["fault"]["p99"] *= 3
+        lines[1] = json.dumps(rec) + "\n"
+        with open(fname, "w") as f:
+            f.writelines(lines)
+        rep, _, _, _ = self.run_report([a, b], "--no-html")
+        probs = [p["problem"] for p in rep["problems"] if p["file"] == fname]
+        self.assertEqual(len(probs), 1, rep["problems"])
+        self.assertIn("line 2: populate/anon-4k/mode=first-touch,size=64M: stated fault p99",
+                      probs[0])
+
     def test_usage_errors_exit_2(self):
         a = F.suite(self.path("a"), "a", 1)
         for args in ([], [a, "--fail-on", "slower"], [a, "--fail-on", "regression:x"],
