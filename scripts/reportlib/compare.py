@@ -16,6 +16,7 @@ Latency percentiles use a bootstrap over the histogram instead of the U test
 import datetime
 import json
 import math
+import os
 
 from . import stats
 from .load import case_name
@@ -366,6 +367,18 @@ def _excerpt(lines, limit=20):
                             if len(lines) > limit else [])
 
 
+def _vm_logs(run):
+    """The whole guest console and kernel log of a VM run, for the reader
+    who wants more than the excerpt."""
+    out = []
+    for m in run.members:
+        for f in ("dmesg.txt", "console.log"):
+            p = os.path.join(m, f)
+            if os.path.isfile(p):
+                out.append(p)
+    return out
+
+
 def _status(rec):
     if rec is None:
         return None
@@ -421,6 +434,7 @@ def build(runs, baseline, st, fail_on=None):
                     "case": name, "run": r.label, "status": _status(x),
                     "reason": x.get("reason") or "",
                     "kernel_log": _excerpt(x.get("kernel_log")),
+                    "logs": _vm_logs(r),
                     "details": {kk: vv for kk, vv in x["details"].items()
                                 if not isinstance(vv, (dict, list))}})
         present = [s for s in sts if s is not None]

@@ -100,7 +100,8 @@ def render(rep, plots):
     for c in rep["correctness"]:
         w('<p class="problem"><b>%s</b> %s on <b>%s</b>: %s</p>'
           % (e(c["status"].upper()), e(c["case"]), e(c["run"]), e(c["reason"])))
-        extra = ["%s: %s" % kv for kv in c["details"].items()] + c["kernel_log"]
+        extra = ["%s: %s" % kv for kv in c["details"].items()] + c["kernel_log"] + \
+            (["full logs: " + ", ".join(c["logs"])] if c.get("logs") else [])
         if extra:
             w("<pre>%s</pre>" % e("\n".join(extra)))
 

@@ -101,6 +101,8 @@ def render(rep):
             w("        %s: %s" % (k, v))
         for line in c["kernel_log"]:
             w("        | " + line)
+        if c.get("logs"):
+            w("        full logs: " + ", ".join(c["logs"]))
     w("")
 
     w("Summary")

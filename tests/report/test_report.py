@@ -298,6 +298,8 @@ class TestComparisons(Tmp):
                 F.record("a", 92, "dax-populate", "fsdax", {"mode": "va-2m+2"})]
         a = F.suite(self.path("a"), "a", 1, extra=base)
         b = F.suite(self.path("b"), "b", 2, extra=extra, thp_factor=0.5)
+        with open(os.path.join(b, "dmesg.txt"), "w") as f:
+            f.write("\n".join(oops) + "\n")
         rep, md, _, _ = self.run_report([a, b], "--no-html")
         self.assertEqual([c["status"] for c in rep["correctness"]], ["hung", "error", "fail"])
         self.assertEqual(rep["summary"][0]["lost"], 3)
@@ -305,6 +307,7 @@ class TestComparisons(Tmp):
         self.assertLess(i, md.index("Regressions"))
         self.assertIn("follow_trans_huge_pmd", md[i:md.index("Regressions")])
         self.assertIn("0x1000-0x2000", md)
+        self.assertIn("full logs: " + os.path.join(b, "dmesg.txt"), md)
         rc, _, se = report(a, b, "--out", self.path("o"), "--no-html", "--fail-on", "failure")
         self.assertEqual(rc, 1, se)
 
