@@ -170,14 +170,26 @@ struct nm_worker {
 	uint64_t moves, inval_ev[FL_EV_MAX];
 };
 
-/* "EBUSY", or "errno 1234" for a number glibc has no name for. */
+/*
+ * The errno's symbolic name: what move_pages(2) documents per page.  A table
+ * rather than strerrorname_np(), which glibc has only since 2.32 (bullseye,
+ * the 5.10 matrix root, has 2.31).
+ */
 static const char *errname(int e)
 {
+#define E(x) [x] = #x
+	static const char *const names[] = {
+		E(EPERM), E(ENOENT), E(ESRCH), E(EINTR), E(EIO), E(ENXIO), E(E2BIG),
+		E(EBADF), E(EAGAIN), E(ENOMEM), E(EACCES), E(EFAULT), E(EBUSY),
+		E(EEXIST), E(ENODEV), E(EINVAL), E(ENFILE), E(EMFILE), E(ENOTTY),
+		E(EFBIG), E(ENOSPC), E(ERANGE), E(ENOSYS), E(EOPNOTSUPP), E(EOVERFLOW),
+		E(EHWPOISON),
+	};
+#undef E
 	static __thread char buf[24];
-	const char *n = strerrorname_np(e);
 
-	if (n)
-		return n;
+	if (e > 0 && (size_t)e < sizeof(names) / sizeof(names[0]) && names[e])
+		return names[e];
 	snprintf(buf, sizeof(buf), "errno %d", e);
 	return buf;
 }
