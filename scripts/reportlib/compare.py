@@ -68,7 +68,9 @@ def _worse(direction, change):
     return s if direction == "lower" else -s
 
 
-def compare_metric(name, unit, direction, base, new, st, seed_keys):
+def compare_metric(name, unit, direction, base, new, st, seed_keys, floor=0.0):
+    """floor: the %change the machine itself showed between the runs (same
+    host, calibration moved); smaller shifts are not attributed to the kernel."""
     c = {"kind": "metric", "metric": name, "stat": "median", "unit": unit,
          "direction": direction, "n_base": len(base), "n_new": len(new),
          "base": stats.median(base), "new": stats.median(new),
@@ -116,7 +118,7 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys):
     # run do not see run-to-run interference (load, frequency); when the runs
     # are that noisy, a shift smaller than one standard deviation is not
     # evidence (a real A/A on a shared 2-vCPU host showed 20-40% shifts).
-    need = st.min_change
+    need = max(st.min_change, floor)
     if high_cv:
         need = max(need, max(cvs) * 100.0)
     if ci:
@@ -131,7 +133,10 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys):
                               % (max(cvs) * 100, st.cv_threshold * 100))
     elif sig and big:
         c["verdict"] = "noisy"
-        if need > st.min_change:
+        if floor and need == floor:
+            c["notes"].append("%+.1f%% (p=%.2g) but the machine itself moved %.0f%% "
+                              "between the runs (calibration)" % (change, c["p"], floor))
+        elif need > st.min_change:
             c["notes"].append("%+.1f%% (p=%.2g) but the CI reaches inside the noise "
                               "(cv %.1f%%)" % (change, c["p"], need))
         else:
@@ -150,7 +155,7 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys):
     return c
 
 
-def compare_latency(name, hb, hn, st, seed_keys, machine_moved=False):
+def compare_latency(name, hb, hn, st, seed_keys, floor=0.0):
     """p50/p99/p99.9 of two merged histograms.  Tails (p99 and up) are the
     first thing other load on the machine moves (preemption, interrupts), so
     when the calibration says the machine changed between the runs a tail
@@ -192,13 +197,19 @@ def compare_latency(name, hb, hn, st, seed_keys, machine_moved=False):
             c["ci_conf"] = 1 - st.alpha
             sig = lo > 0 or hi < 0
             change = c["change_pct"]
-            beyond = lo >= st.latency_min_change or hi <= -st.latency_min_change
-            if sig and beyond and machine_moved and p >= 99:
+            need = max(st.latency_min_change, floor)
+            beyond = lo >= need or hi <= -need
+            if sig and beyond and floor and p >= 99:
                 c["verdict"] = "noisy"
-                c["notes"].append("%+.1f%% but the machine changed between the runs "
-                                  "(calibration): a tail shift is not attributable" % change)
+                c["notes"].append("%+.1f%% but the machine moved %.0f%% between the runs "
+                                  "(calibration): a tail shift is not attributable"
+                                  % (change, floor))
             elif sig and beyond:
                 c["verdict"] = "regressed" if change > 0 else "improved"
+            elif sig and (lo >= st.latency_min_change or hi <= -st.latency_min_change):
+                c["verdict"] = "noisy"
+                c["notes"].append("%+.1f%% but the machine moved %.0f%% between the runs "
+                                  "(calibration)" % (change, floor))
             else:
                 c["verdict"] = "unchanged"
                 if sig:
@@ -324,11 +335,37 @@ def machine_moved(base, r):
     return moved
 
 
+def _machine_floor(base, r):
+    """|%change| of the memset calibration when both runs claim the same
+    machine (host and CPU model) and it moved beyond CALIBRATION_WARN; else 0.
+    Between different machines the calibration differs by design and the
+    comparison is about the machines."""
+    same = all(_get_env(base, k) == _get_env(r, k) for k in ("hostname", "cpu.model"))
+    a = ((base.meta or {}).get("calibration") or {}).get("memset_GBps")
+    b = ((r.meta or {}).get("calibration") or {}).get("memset_GBps")
+    if not same or not isinstance(a, (int, float)) or not isinstance(b, (int, float)) \
+            or a <= 0:
+        return 0.0
+    ch = abs(b - a) / a * 100.0
+    return ch if ch > CALIBRATION_WARN[0][1] else 0.0
+
+
+def _get_env(run, dotted):
+    d = run.env
+    for k in dotted.split("."):
+        d = d.get(k) if isinstance(d, dict) else None
+    return d
+
+
 def env_warnings(runs):
     w = []
     accels = [(r.label, (r.accel or "unknown")) for r in runs if r.meta]
     tcg = [l for l, a in accels if a == "tcg"]
     other = [l for l, a in accels if a not in ("tcg", "unknown")]
+    if tcg and not other and len(tcg) == len(accels):
+        w.append("All runs ran under TCG (software emulation): timings measure the "
+                 "emulator as much as the kernel; trust correctness and behaviour, and "
+                 "only large timing differences.")
     if tcg and other:
         w.append("TCG vs NATIVE: %s ran under TCG (software emulation) while %s ran natively "
                  "or under KVM; timings differ by an order of magnitude for reasons "
@@ -410,6 +447,7 @@ def build(runs, baseline, st, fail_on=None):
     rep["env"] = env_diff(cols)
     rep["warnings"] = env_warnings(cols)
     moved = {r.label: machine_moved(base, r) for r in others}
+    floor = {r.label: _machine_floor(base, r) for r in others}
 
     keys = []
     seen = set()
@@ -464,7 +502,7 @@ def build(runs, baseline, st, fail_on=None):
                             mb["unit"], mb["direction"], mn["unit"], mn["direction"])})
                     continue
                 c = compare_metric(mname, mb["unit"], mb["direction"], mb["samples"],
-                                   mn["samples"], st, (name, mname, r.label))
+                                   mn["samples"], st, (name, mname, r.label), floor[r.label])
                 c.update(case=name, run=r.label)
                 if tcg_note:
                     c["notes"].insert(0, tcg_note)
@@ -474,7 +512,7 @@ def build(runs, baseline, st, fail_on=None):
                 if hn is None or (_hist_empty(hb) and _hist_empty(hn)):
                     continue  # e.g. a mode that times no single fault
                 for c in compare_latency(lname, hb, hn, st, (name, lname, r.label),
-                                         bool(moved[r.label])):
+                                         floor[r.label]):
                     c.update(case=name, run=r.label)
                     if tcg_note:
                         c["notes"].insert(0, tcg_note)
@@ -495,7 +533,7 @@ def build(runs, baseline, st, fail_on=None):
         cs = [c for c in rep["comparisons"] if c["run"] == r.label]
         s = {"run": r.label, "compared": len([c for c in cs if c["verdict"] != "info"]),
              "timing_comparable": _timing_comparable(base, r),
-             "machine_moved": moved[r.label]}
+             "machine_moved": moved[r.label], "machine_floor_pct": floor[r.label]}
         for v in VERDICT_ORDER:
             s[v] = len([c for c in cs if c["verdict"] == v])
         i = cols.index(r)

@@ -262,6 +262,25 @@ class TestComparisons(Tmp):
         for x in tails:
             self.assertEqual(x["verdict"], "noisy" if x["run"] == "b" else "regressed", x)
 
+    def test_same_machine_moved_raises_the_bar(self):
+        """Same host, memset calibration 20% lower: a 10% shift is not the
+        kernel's, a 50% one still is; on another host the calibration is
+        part of the comparison and does not raise the bar."""
+        a = F.suite(self.path("a"), "a", 1)
+        small = F.suite(self.path("small"), "small", 2, thp_factor=0.9, memset=7.8)
+        big = F.suite(self.path("big"), "big", 3, thp_factor=0.5, memset=7.8)
+        other = F.suite(self.path("other"), "other", 4, thp_factor=0.9, memset=7.8,
+                        env_kw={"host": "otherhost"})
+        rep, _, _, _ = self.run_report([a, small, big, other], "--no-html")
+        floors = {s["run"]: s["machine_floor_pct"] for s in rep["summary"]}
+        self.assertAlmostEqual(floors["small"], 100 * 2.0 / 9.8, places=6)
+        self.assertEqual(floors["other"], 0.0)
+        for c in rep["comparisons"]:
+            if c["kind"] != "metric" or "/thp/" not in c["case"] or c["verdict"] == "info":
+                continue
+            want = {"small": "noisy", "big": "regressed", "other": "regressed"}[c["run"]]
+            self.assertEqual(c["verdict"], want, c)
+
     def test_latency_tail_needs_samples(self):
         a = F.suite(self.path("a"), "a", 1, latency_n=500)
         b = F.suite(self.path("b"), "b", 2, latency_n=500)
