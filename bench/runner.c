@@ -524,11 +524,9 @@ static json_t *child_run_case(const struct fl_case_def *def, const struct fl_pla
 	shsize = sizeof(struct shared) + nw * sizeof(struct slot) +
 		 (size_t)nw * nr_lat * sizeof(struct fl_hist) + CACHELINE_SPREAD;
 	shm = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	cm = calloc(1, sizeof(*cm));
+	cm = fl_case_metrics_new();
 	if (shm == MAP_FAILED || !cm)
 		return NULL;
-	pthread_mutex_init(&cm->lock, NULL);
-	cm->details = json_object();
 	sh = (struct shared *)shm;
 	cx.sh = sh;
 	cx.slots = (struct slot *)(((uintptr_t)(shm + sizeof(*sh)) + CACHELINE_SPREAD - 1) &
