@@ -428,7 +428,8 @@ def build(runs, baseline, st, fail_on=None):
     rep = {"schema": "faultline.report/1",
            "generated": datetime.datetime.now(datetime.timezone.utc)
            .strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "settings": st.as_dict(),
+           "settings": dict(st.as_dict(), calibration_warn_pct={
+               k: v for k, v, _ in CALIBRATION_WARN}),
            "runs": [], "problems": [], "warnings": [], "correctness": [],
            "status_changes": [], "unmatched": [], "unmatched_metrics": [], "comparisons": [],
            "behaviour": [], "summary": [], "latency_plots": []}
