@@ -3,10 +3,12 @@
 The result is one plain dict (the content of report.json); the Markdown and
 HTML renderers only format it.
 
-Verdict of one metric, baseline vs run (direction from the metric itself):
+Verdict of one metric, baseline vs run (direction from the metric itself),
+with B = max(--min-change, the cv of a side above --cv-threshold, the move of
+the memset calibration when both runs claim the same machine):
   too few repetitions for the exact U test to reach alpha   -> noisy (says how many)
-  p < alpha and the CI wholly beyond +-min-change           -> regressed / improved
-  p < alpha, |%change| >= min-change, CI reaching inside it -> noisy (more repetitions)
+  p < alpha and the CI wholly beyond +-B                    -> regressed / improved
+  p < alpha, |%change| >= min-change, CI reaching inside B  -> noisy (says why)
   not significant, cv above threshold or |%change| large    -> noisy
   otherwise                                                 -> unchanged
 Latency percentiles use a bootstrap over the histogram instead of the U test
@@ -88,9 +90,13 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, floor=0.0):
     if stats.min_p_exact(nb, nn) >= st.alpha:
         need = stats.reps_needed(st.alpha)
         c["verdict"] = "noisy"
-        c["notes"].append("too few repetitions (%d vs %d): Mann-Whitney two-sided at "
-                          "alpha=%g needs >=%d per side (--repeat %d)"
-                          % (nb, nn, st.alpha, need, need))
+        note = ("too few repetitions (%d vs %d): Mann-Whitney two-sided at alpha=%g "
+                "needs >=%d per side (--repeat %d)" % (nb, nn, st.alpha, need, need))
+        small = min(nb, nn)
+        other = stats.reps_needed(st.alpha, have_other=small)
+        if nb != nn and small < need and other:
+            note += ", or >=%d against %d" % (other, small)
+        c["notes"].append(note)
         return c
     c["p"] = stats.mann_whitney(base, new)
     scale = abs(c["base"]) if c["base"] else None
