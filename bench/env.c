@@ -326,6 +326,7 @@ json_t *fl_env_json(void)
 	kernel = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "release", u.release,
 			   "version", u.version, "machine", u.machine, "cmdline", cmdline,
 			   "config_source", cfgsrc ? json_string(cfgsrc) : json_null(), "config", cfg);
+	free((char *)cfgsrc);	/* kernel_config() strdup()s it */
 	f = fopen("/proc/meminfo", "r");
 	while (f && fgets(line, sizeof(line), f))
 		if (sscanf(line, "MemTotal: %lld kB", &memkb) == 1)
