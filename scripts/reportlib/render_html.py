@@ -19,7 +19,8 @@ th{background:#f3f3f3}td.r{text-align:right;font-variant-numeric:tabular-nums}
 .warn{border:3px solid #c00;background:#fee;padding:0.6em;font-weight:bold;margin:0.6em 0}
 .problem{color:#900}
 pre{background:#f6f6f6;padding:0.5em;font-size:0.8em;overflow-x:auto}
-.plot{display:inline-block;margin:0.3em;width:48%;min-width:420px}.plot svg{max-width:100%;height:auto}
+.plot{display:inline-block;margin:0.3em;width:48%;min-width:420px}
+.plot svg{max-width:100%;height:auto}
 .diff{font-weight:bold}
 """
 
@@ -111,7 +112,8 @@ def render(rep, plots):
         w(table(["run", "compared", "regressed", "improved", "noisy", "unchanged", "info",
                  "pass->not", "tests", "expected false +", "timing"],
                 [[s["run"], s["compared"], s["regressed"], s["improved"], s["noisy"],
-                  s["unchanged"], s["info"], s["lost"], s["tests"], "~%g" % s["expected_false_positives"],
+                  s["unchanged"], s["info"], s["lost"], s["tests"],
+                  "~%g" % s["expected_false_positives"],
                   "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
                  for s in rep["summary"]], num_cols=range(1, 10)))
     else:

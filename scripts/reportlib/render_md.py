@@ -76,7 +76,8 @@ def render(rep):
     w("-----------------------")
     if env["differs"]:
         w(fmt.text_table(["setting"] + cols,
-                         [[d["key"]] + [_short(v, 70) for v in d["values"]] for d in env["differs"]]))
+                         [[d["key"]] + [_short(v, 70) for v in d["values"]]
+                          for d in env["differs"]]))
     else:
         w("  none")
     w("  (%d settings identical%s)" % (
