@@ -174,8 +174,14 @@ def build_image(suite, root):
     tmp = img.with_suffix(".tmp")
     logf = idir / f"{suite}.log"
     log(f"image {img}: mke2fs -d {root} ({size_mb} MiB sparse)")
-    run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "faultline-root",
-         "-E", "root_owner=0:0", "-d", root, tmp, f"{size_mb}M"],
+    # A non-recursive bind in a private mount namespace: mke2fs sees the
+    # root's own files only, not a /proc or /mnt someone mounted inside it.
+    view = idir / ".view"
+    view.mkdir(exist_ok=True)
+    run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+         'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh", root, view,
+         "mke2fs", "-q", "-F", "-t", "ext4", "-L", "faultline-root",
+         "-E", "root_owner=0:0", "-d", view, tmp, f"{size_mb}M"],
         logfile=logf, nice=True)
     # Install the guest scripts without touching the shared root.
     cmds = ["mkdir /faultline", "mkdir /host", "mkdir /mnt/pmem"]

@@ -223,6 +223,15 @@ def qemu_command(k, a, accel, initrd, image, out):
                 "label-size=128K"]
     else:
         append.append(f"memmap={a.pmem}")
+        if a.devdax:
+            # a second legacy region right after the first, for devdax
+            size, _, off = a.pmem.partition("!")
+            end = parse_size(size) + parse_size(off)
+            append.append(f"memmap=1G!{end >> 20}M")
+            # keep 1G of RAM in node 1 beside both regions
+            if end + (2 << 30) > (4 << 30) + mem - (3 << 30):
+                raise UsageError("--devdax needs --mem "
+                                 f"{(end >> 30) + 1}G or more")
     cmd += ["-kernel", str(k.vmlinuz), "-initrd", str(initrd),
             "-append", " ".join(append),
             "-drive", f"file={image},format=raw,if=virtio,snapshot=on,"
@@ -530,6 +539,7 @@ def run_kernel(k, a, job, out):
         # Guest inputs in the share.
         env = {"FL_JOB": job.name, "FL_FS": a.fs,
                "FL_TEST_HOOKS": "1" if a.test_hooks else "",
+               "FL_DEVDAX": "1" if a.devdax else "",
                "FL_SET": " ".join(a.set), "FL_ARGS": a.faultline_args,
                "FL_SELFTESTS": "1" if a.selftests and k.selftests else "",
                "FL_DRIVER": "", "FL_DRIVER_WHY": notes.get("driver", ""),
