@@ -182,13 +182,14 @@ static int populate_check(struct fl_worker *w)
 	}
 	/*
 	 * A page being migrated (compaction, NUMA balancing, `faultline stress`)
-	 * reads as a migration entry, not present, in pagemap for a moment:
+	 * reads as a migration entry, not present, in pagemap for a moment
+	 * (a batch of folios stays unmapped until the whole batch moved):
 	 * look again before calling it missing.
 	 */
-	for (int tries = 0; tries < 5; tries++) {
+	for (int tries = 0; tries < 11; tries++) {
 		if (fl_range_stat(pw->m.addr, pw->m.len, &st) || st.present_pages == pw->m.len / 4096)
 			goto out;
-		usleep(1000u << tries);
+		usleep(1000u << tries);	/* ~2 s in all: a loaded machine migrates slowly */
 	}
 	ret = fl_case_fail(w->c, "only %lu of %zu pages present after populating",
 			   (unsigned long)st.present_pages, pw->m.len / 4096);
