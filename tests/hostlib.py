@@ -41,8 +41,13 @@ def run_cases(*args, timeout=900, expect_exit=0):
     out = tempfile.mkdtemp(prefix="fl-test-")
     p = faultline("run", *args, "--out", out, timeout=timeout, check=False)
     if p.returncode != expect_exit:
+        bad = []
+        if os.path.exists(os.path.join(out, "results.jsonl")):
+            bad = [f"{r['case']}: {r['status']}: {r['reason']}" for r in read_records(out)
+                   if r["status"] in ("fail", "error")]
         raise AssertionError(f"faultline run {' '.join(args)}: exit {p.returncode}, "
-                             f"want {expect_exit}\n{p.stdout[-1500:]}\n{p.stderr[-1500:]}")
+                             f"want {expect_exit}\n" + "\n".join(bad) +
+                             f"\n{p.stderr[-1500:]}")
     return read_records(out), read_run(out), p.stdout
 
 
