@@ -524,8 +524,11 @@ def run_kernel(k, a, job, out):
         phase("build", tp)
         for n in notes.values():
             log(n)
-        meta["build"] = {"faultline": bool(fl), "driver": bool(ko),
-                         **notes}
+        meta["build"] = dict(notes)
+        meta["build"]["faultline"] = "built" if fl else notes.get(
+            "faultline", "not built")
+        meta["build"]["driver"] = "built" if ko else notes.get(
+            "driver", "not built")
         tp = time.monotonic()
         log("phase: guest image and initramfs")
         image = guest.build_image(k.suite, k.root)
@@ -540,6 +543,7 @@ def run_kernel(k, a, job, out):
         env = {"FL_JOB": job.name, "FL_FS": a.fs,
                "FL_TEST_HOOKS": "1" if a.test_hooks else "",
                "FL_DEVDAX": "1" if a.devdax else "",
+               "FL_EXEC": a.exec or "",
                "FL_SET": " ".join(a.set), "FL_ARGS": a.faultline_args,
                "FL_SELFTESTS": "1" if a.selftests and k.selftests else "",
                "FL_DRIVER": "", "FL_DRIVER_WHY": notes.get("driver", ""),
@@ -681,8 +685,10 @@ def finish_results(out, meta, summary):
         counts[s] = counts.get(s, 0) + 1
     summary["counts"] = counts
     last = meta["boots"][-1]["status"] if meta.get("boots") else {}
-    summary["driver"] = last.get("driver", meta.get("build", {})
-                                 .get("driver", "?"))
+    build = meta.get("build", {})
+    summary["driver"] = last.get("driver") or (
+        "built, not booted" if build.get("driver") == "built" else
+        build.get("driver", "?"))
     summary["pmem"] = last.get("pmem", "?")
     summary["accel"] = (meta.get("accel") or {}).get("accel", "?")
     summary["release"] = meta["kernel"].get("release", "?")
