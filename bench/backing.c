@@ -455,6 +455,8 @@ static int pagemap_stat(uintptr_t start, size_t len, struct fl_range_stat *st)
 			size_t run = 1;
 
 			if (!(pm[j] >> 63)) {
+				if ((pm[j] >> 62) & 1)
+					st->swap_pages++;
 				j++;
 				continue;
 			}

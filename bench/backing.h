@@ -100,6 +100,7 @@ const char *fl_verify(const struct fl_mapping *m, char *why, size_t whylen);
 /* Statistics of a mapped range, as read from the kernel. */
 struct fl_range_stat {
 	uint64_t present_pages;	/* 4 KiB pages present (pagemap) */
+	uint64_t swap_pages;	/* swap or migration entries (pagemap bit 62) */
 	uint64_t thp_pages;	/* 4 KiB pages inside THPs (kpageflags) */
 	uint64_t huge_pages;	/* 4 KiB pages inside hugetlb (kpageflags) */
 	uint64_t anon_huge_kb;	/* smaps AnonHugePages of the VMA */
