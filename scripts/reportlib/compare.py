@@ -277,6 +277,13 @@ def _env_show(key, flat):
     return v if isinstance(v, str) else json.dumps(v)
 
 
+def _mostly_same(a, b):
+    """A word diff helps only where most words are shared (a kernel command
+    line with one option added), not between unrelated texts."""
+    wa, wb = set(a.split()), set(b.split())
+    return len(wa & wb) * 2 >= max(len(wa), len(wb))
+
+
 def _word_diff(base, v):
     if v is None:
         return None
@@ -303,7 +310,7 @@ def env_diff(runs):
         if len(set(known)) > 1:
             rows.append({"key": k, "values": vals})
             if all(isinstance(v, str) and len(v.split()) > 3 for v in known) \
-                    and vals[0] is not None:
+                    and vals[0] is not None and all(_mostly_same(vals[0], v) for v in known):
                 rows.append({"key": k + " (words vs %s)" % runs[0].label,
                              "values": [_word_diff(vals[0], v) for v in vals]})
         else:

@@ -66,7 +66,7 @@ def render(rep, plots):
     w(table(["run", "kernel", "host", "accel", "start", "records", "complete", "folder"],
             [[("* " if r["baseline"] else "") + r["label"], r["kernel"] or "?",
               r["host"] or "?", r["accel"] or "?", r["start"] or "?", r["records"],
-              "yes" if r["complete"] else "NO", r["path"]] for r in rep["runs"]]))
+              "unusable" if not r["usable"] else ("yes" if r["complete"] else "NO"), r["path"]] for r in rep["runs"]]))
     if rep["problems"]:
         w("<h2>Input problems</h2><ul>")
         for p in rep["problems"]:

@@ -51,7 +51,7 @@ def render(rep):
         ["run", "kernel", "host", "accel", "start", "records", "complete", "folder"],
         [[("*" if r["baseline"] else " ") + r["label"], r["kernel"] or "?", r["host"] or "?",
           r["accel"] or "?", r["start"] or "?", r["records"],
-          "yes" if r["complete"] else "NO", r["path"]] for r in rep["runs"]]))
+          "unusable" if not r["usable"] else ("yes" if r["complete"] else "NO"), r["path"]] for r in rep["runs"]]))
     w("")
     if rep["problems"]:
         w("Input problems")
@@ -76,7 +76,8 @@ def render(rep):
     w("-----------------------")
     if env["differs"]:
         w(fmt.text_table(["setting"] + cols,
-                         [[d["key"]] + [_short(v, 70) for v in d["values"]]
+                         [[d["key"]] + [_short(v, 70 if "(words vs" in d["key"] else 40)
+                                        for v in d["values"]]
                           for d in env["differs"]]))
     else:
         w("  none")
