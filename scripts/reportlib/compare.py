@@ -161,7 +161,7 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, floor=0.0):
     return c
 
 
-def compare_latency(name, hb, hn, st, seed_keys, floor=0.0):
+def compare_latency(name, hb, hn, st, seed_keys, floor=0.0, tails_suspect=False):
     """p50/p99/p99.9 of two merged histograms.  Tails (p99 and up) are the
     first thing other load on the machine moves (preemption, interrupts), so
     when the calibration says the machine changed between the runs a tail
@@ -205,11 +205,10 @@ def compare_latency(name, hb, hn, st, seed_keys, floor=0.0):
             change = c["change_pct"]
             need = max(st.latency_min_change, floor)
             beyond = lo >= need or hi <= -need
-            if sig and beyond and floor and p >= 99:
+            if sig and beyond and tails_suspect and p >= 99:
                 c["verdict"] = "noisy"
-                c["notes"].append("%+.1f%% but the machine moved %.0f%% between the runs "
-                                  "(calibration): a tail shift is not attributable"
-                                  % (change, floor))
+                c["notes"].append("%+.1f%% but the machine's calibration moved between "
+                                  "the runs: a tail shift is not attributable" % change)
             elif sig and beyond:
                 c["verdict"] = "regressed" if change > 0 else "improved"
             elif sig and (lo >= st.latency_min_change or hi <= -st.latency_min_change):
@@ -353,7 +352,7 @@ def _machine_floor(base, r):
     machine (host and CPU model) and it moved beyond CALIBRATION_WARN; else 0.
     Between different machines the calibration differs by design and the
     comparison is about the machines."""
-    same = all(_get_env(base, k) == _get_env(r, k) for k in ("hostname", "cpu.model"))
+    same = _same_machine(base, r)
     a = ((base.meta or {}).get("calibration") or {}).get("memset_GBps")
     b = ((r.meta or {}).get("calibration") or {}).get("memset_GBps")
     if not same or not isinstance(a, (int, float)) or not isinstance(b, (int, float)) \
@@ -361,6 +360,10 @@ def _machine_floor(base, r):
         return 0.0
     ch = abs(b - a) / a * 100.0
     return ch if ch > CALIBRATION_WARN[0][1] else 0.0
+
+
+def _same_machine(a, b):
+    return all(_get_env(a, k) == _get_env(b, k) for k in ("hostname", "cpu.model"))
 
 
 def _get_env(run, dotted):
@@ -462,6 +465,8 @@ def build(runs, baseline, st, fail_on=None):
     rep["warnings"] = env_warnings(cols)
     moved = {r.label: machine_moved(base, r) for r in others}
     floor = {r.label: _machine_floor(base, r) for r in others}
+    tails_suspect = {r.label: bool(moved[r.label]) and _same_machine(base, r)
+                     for r in others}
 
     keys = []
     seen = set()
@@ -526,7 +531,7 @@ def build(runs, baseline, st, fail_on=None):
                 if hn is None or (_hist_empty(hb) and _hist_empty(hn)):
                     continue  # e.g. a mode that times no single fault
                 for c in compare_latency(lname, hb, hn, st, (name, lname, r.label),
-                                         floor[r.label]):
+                                         floor[r.label], tails_suspect[r.label]):
                     c.update(case=name, run=r.label)
                     if tcg_note:
                         c["notes"].insert(0, tcg_note)

@@ -222,7 +222,7 @@ def method_text(st):
         "  histogram per run says nothing about run-to-run variation); verdict needs the",
         "  whole CI beyond +-%g%%; a percentile needs >= 10 samples above it; p99 and"
         % st["latency_min_change"],
-        "  up are called noisy when the calibration says the machine changed.",
+        "  up are called noisy when the calibration says the same machine changed.",
         "  When both runs claim the same host and CPU but the memset calibration moved",
         "  by more than %g%%, that move is the smallest change attributed to the kernel."
         % st["calibration_warn_pct"]["memset_GBps"],
