@@ -603,6 +603,11 @@ class TestHtml(Tmp):
         self.assertEqual(head[:8], b"\x89PNG\r\n\x1a\n")
         width = int.from_bytes(head[16:20], "big")
         self.assertGreater(width, 0)
+        if CLI is not None:  # matplotlib here: the page is not blank
+            import matplotlib.image
+            img = matplotlib.image.imread(shot)
+            inked = (img[:, :, :3].min(axis=2) < 0.9).mean()
+            self.assertGreater(inked, 0.01, "screenshot looks blank")
         keep = os.environ.get("FAULTLINE_REPORT_SCREENSHOT")
         if keep:
             shutil.copy(shot, keep)
