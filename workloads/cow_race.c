@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cow-race: fork() in a loop while "DMA" keeps writing into pinned memory,
+ * the concurrent version of cow-pin; and what pins cost fork.
+ *
+ * DMA threads keep a buffer under device-like writes: dma=io_uring reads a
+ * pattern file into io_uring fixed buffers (pinned FOLL_LONGTERM for the
+ * whole case), dma=o_direct preadv()s it with O_DIRECT into the first half
+ * of every page while a toucher thread writes the second half (the O_DIRECT
+ * vs fork race of the seed thread, dma_thread.c style: the CPU write after
+ * fork breaks COW while the read is in flight).  Before each read the
+ * thread writes a marker over the target; after it, the target must hold
+ * the file's data.  Finding the marker (or anything else) is a corruption:
+ * the device's write went to a page that fork gave away.  Meanwhile the
+ * worker forks; each child checks that its copy holds only data that was
+ * there (marker, file data, original, the toucher's), then exits.
+ *
+ * Kernel paths: fork -> dup_mmap -> copy_page_range -> copy_present_pte
+ * (folio_maybe_dma_pinned: copy now, 5.9) / copy_huge_pmd (pinned THP:
+ * split and copy) / copy_hugetlb_page_range (5.12); do_wp_page ->
+ * wp_can_reuse_anon_folio (PageAnonExclusive, 5.19); io_uring READ_FIXED ->
+ * io_import_fixed (bvec of pinned pages); iomap_dio_rw ->
+ * bio_iov_iter_get_pages (FOLL_PIN in flight).
+ *
+ * Bugs it hunts: CVE-2020-29374 class ("COW can break either way",
+ * 17839856fd58; 70e806e4e645 "mm: Do early cow for pinned pages during
+ * fork() for ptes", 5.9); the O_DIRECT vs fork race that predates FOLL_PIN
+ * ("page_count can't be used to decide when wp_page_copy", "mm: restore
+ * full accuracy in COW page reuse").  Corruptions must be 0 on fixed
+ * kernels: any corruption fails the case.
+ *
+ * Fork latency against pinned size: with dma=none the forks run alone, so
+ * `size` x `pinned=yes,no` in a job file draws the curve (pinned anonymous
+ * pages are copied at fork; unpinned ones are only write-protected).
+ *
+ * Needs: liburing (dma=io_uring or pinned=yes); file_dir with O_DIRECT
+ * (dma=o_direct).
+ *
+ * To use:
+ *   faultline run cow-race --set forks=100000 --repeat 1 --warmup 0
+ *   faultline run cow-race --set dma=none --set size=1M,16M,256M,1G --set pinned=yes,no
+ *   faultline run cow-race --set dma=o_direct
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "pinning.h"
+#include "workload.h"
+
+enum { DMA_IO_URING, DMA_O_DIRECT, DMA_NONE };
+static const char *const dmas[] = { "io_uring", "o_direct", "none", NULL };
+
+#define MAX_DMA_THREADS 8
+#define MAX_CHILDREN 64
+#define HALF 2048		/* dma=o_direct: the device's half of each page */
+
+struct cow_race_conf {
+	uint64_t size;
+	bool pinned;
+	int dma;
+	int64_t forks;
+	int64_t dma_threads;
+	int64_t children;
+	uint64_t chunk;
+	uint64_t verify;
+};
+
+static const struct fl_option cow_race_options[] = {
+	FL_OPT_SIZE_(struct cow_race_conf, size, "size", 1 << 20, 1ull << 30, "1M",
+		     "bytes of the buffer under DMA (pinned with pinned=yes); 1G at most (an io_uring fixed buffer's limit)"),
+	FL_OPT_BOOL_(struct cow_race_conf, pinned, "pinned", "yes",
+		     "register the buffer as an io_uring fixed buffer (FOLL_PIN|FOLL_LONGTERM) for the whole case; dma=io_uring needs it"),
+	FL_OPT_ENUM_(struct cow_race_conf, dma, "dma", dmas, "io_uring",
+		     "io_uring: READ_FIXED from a pattern file into the pinned buffer; o_direct: preadv(O_DIRECT) into half pages while a thread writes the other halves; none: forks only (fork latency vs pinned size)"),
+	FL_OPT_INT_(struct cow_race_conf, forks, "forks", 1, 100000000, "2000",
+		    "fork iterations per batch (check 4 of issue 4: 100000)"),
+	FL_OPT_INT_(struct cow_race_conf, dma_threads, "dma_threads", 1, MAX_DMA_THREADS, "1",
+		    "threads keeping the buffer under DMA, each on its own chunks"),
+	FL_OPT_INT_(struct cow_race_conf, children, "children", 1, MAX_CHILDREN, "4",
+		    "children alive at once: the oldest is reaped before the next fork, so exits overlap forks"),
+	FL_OPT_SIZE_(struct cow_race_conf, chunk, "chunk", 4096, 4 << 20, "64K",
+		     "bytes per DMA read (dma=o_direct: covers chunk/4K pages, half each)"),
+	FL_OPT_SIZE_(struct cow_race_conf, verify, "verify", 0, 1ull << 30, "256K",
+		     "bytes of the buffer each child checks before it exits (0 = children exit at once)"),
+	FL_OPT_END
+};
+
+struct cow_race_case {
+	int fd;			/* pattern file: buffered (io_uring) or O_DIRECT */
+	uint64_t fsize;		/* its length, a multiple of chunk */
+};
+
+struct cow_race_worker;
+
+struct dma_thread {
+	struct cow_race_worker *rw;
+	struct fl_worker *w;
+	unsigned idx;
+	pthread_t tid;
+	struct io_uring ring;
+	bool ring_ok, started;
+	uint64_t reads, corruptions, first_off, first_pat, first_got;
+	int error;
+};
+
+struct cow_race_worker {
+	struct fl_mapping m;
+	bool mapped;
+	struct dma_thread dt[MAX_DMA_THREADS];
+	pthread_t toucher;
+	bool toucher_started;
+	volatile int stop;
+};
+
+static size_t cow_race_footprint(const struct fl_case *c)
+{
+	return ((const struct cow_race_conf *)c->config)->size;
+}
+
+static const char *cow_race_supported(struct fl_case *c)
+{
+	const struct cow_race_conf *cf = c->config;
+
+	if (cf->dma == DMA_IO_URING && !cf->pinned)
+		return "dma=io_uring reads into io_uring fixed buffers: it needs pinned=yes";
+	if (cf->dma == DMA_O_DIRECT && cf->pinned)
+		return "dma=o_direct pins each read while in flight: set pinned=no";
+	if (cf->dma != DMA_NONE && (cf->chunk > cf->size || cf->size % cf->chunk))
+		return "size must be a multiple of chunk";
+	if (cf->dma != DMA_NONE && cf->size / cf->chunk < (uint64_t)cf->dma_threads)
+		return "every DMA thread needs a chunk of its own: size / chunk >= dma_threads";
+	return NULL;
+}
+
+static int cow_race_setup(struct fl_case *c)
+{
+	const struct cow_race_conf *cf = c->config;
+	struct cow_race_case *cc;
+	char why[600];
+	uint64_t fsize;
+	int fd;
+
+	cc = calloc(1, sizeof(*cc) + c->nr_workers * sizeof(struct cow_race_worker));
+	if (!cc)
+		return -ENOMEM;
+	c->priv = cc;
+	cc->fd = -1;
+	if (cf->pinned)
+		fl_memlock_ensure(c, cf->size * c->nr_workers * (uint64_t)cf->dma_threads, 0);
+	if (cf->dma == DMA_NONE)
+		return 0;
+	/* The device's source: up to 64M of pattern, read round-robin. */
+	fsize = cf->size < (64u << 20) ? cf->size : (64u << 20);
+	if (cf->dma == DMA_O_DIRECT)
+		fsize /= 2;
+	fsize = fsize / cf->chunk * cf->chunk;
+	if (!fsize)
+		fsize = cf->chunk;
+	fd = fl_pattern_file(c->bconf->file_dir, fsize, why, sizeof(why));
+	if (fd < 0)
+		return fl_case_skip(c, "%s", why);
+	cc->fd = fd;
+	cc->fsize = fsize;
+	if (cf->dma == DMA_O_DIRECT) {
+		cc->fd = fl_reopen_direct(fd, c->bconf->file_dir, why, sizeof(why));
+		close(fd);
+		if (cc->fd < 0)
+			return fl_case_skip(c, "%s", why);
+	}
+	return 0;
+}
+
+static int cow_race_prepare(struct fl_worker *w)
+{
+	const struct cow_race_conf *cf = w->c->config;
+	struct cow_race_case *cc = w->c->priv;
+	struct cow_race_worker *rw = (struct cow_race_worker *)(cc + 1) + w->id;
+	unsigned nt = cf->dma == DMA_NONE ? (cf->pinned ? 1 : 0) : (unsigned)cf->dma_threads;
+	char why[256];
+	int ret;
+
+	w->priv = rw;
+	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &rw->m, why, sizeof(why));
+	if (ret)
+		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
+	rw->mapped = true;
+	fl_fill(rw->m.addr, 0, rw->m.len, ACT_ORIG);
+	if (fl_verify(&rw->m, why, sizeof(why)))
+		return fl_case_skip(w->c, "%s", why);
+	/* Rings (and with pinned=yes the long-term pins) live for this repetition. */
+	for (unsigned i = 0; i < nt; i++) {
+		struct dma_thread *dt = &rw->dt[i];
+		struct iovec iov = { .iov_base = rw->m.addr, .iov_len = rw->m.len };
+
+		memset(dt, 0, sizeof(*dt));
+		dt->rw = rw;
+		dt->w = w;
+		dt->idx = i;
+		ret = io_uring_queue_init(4, &dt->ring, 0);
+		if (ret)
+			return fl_case_skip(w->c, "io_uring_queue_init: %s", fl_errno_name(ret));
+		dt->ring_ok = true;
+		if (!cf->pinned)
+			continue;
+		ret = io_uring_register_buffers(&dt->ring, &iov, 1);
+		if (ret) {
+			fl_case_detail(w->c, "behaviour.io_uring", fl_errno_name(ret));
+			return fl_case_skip(w->c, "io_uring_register_buffers of %zu KiB on %s refused: %s (observed behaviour)",
+					    rw->m.len >> 10, fl_backings[w->c->backing].name, fl_errno_name(ret));
+		}
+	}
+	return 0;
+}
+
+/* @off: buffer offset; @pat: the pattern offset (file offset) the data belongs to. */
+static void note_corruption(struct dma_thread *dt, uint64_t n, uint64_t off, uint64_t pat, uint64_t got)
+{
+	if (!dt->corruptions) {
+		dt->first_off = off;
+		dt->first_pat = pat;
+		dt->first_got = got;
+	}
+	dt->corruptions += n;
+}
+
+static void *dma_main(void *arg)
+{
+	struct dma_thread *dt = arg;
+	struct cow_race_worker *rw = dt->rw;
+	const struct cow_race_conf *cf = dt->w->c->config;
+	struct cow_race_case *cc = dt->w->c->priv;
+	unsigned nt = (unsigned)cf->dma_threads, pages = (unsigned)(cf->chunk / 4096);
+	size_t nchunks = rw->m.len / cf->chunk;
+	struct iovec iov[1024];
+	char *buf = rw->m.addr;
+	uint64_t n = 0;
+
+	while (!rw->stop) {
+		size_t c = dt->idx + (n++ % ((nchunks + nt - 1 - dt->idx) / nt)) * nt;
+		uint64_t off = c * cf->chunk, first = 0, got = 0, t0;
+		struct io_uring_cqe *cqe;
+		size_t bad = 0;
+		int ret;
+
+		if (cf->dma == DMA_IO_URING) {
+			uint64_t foff = off % cc->fsize;
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&dt->ring);
+
+			fl_fill(buf + off, foff, cf->chunk, ACT_MARKER);
+			io_uring_prep_read_fixed(sqe, cc->fd, buf + off, (unsigned)cf->chunk, foff, 0);
+			t0 = fl_now_ns();
+			io_uring_submit(&dt->ring);
+			ret = io_uring_wait_cqe(&dt->ring, &cqe);
+			if (ret || cqe->res != (int)cf->chunk) {
+				dt->error = ret ? ret : (cqe->res < 0 ? cqe->res : -EIO);
+				break;
+			}
+			io_uring_cqe_seen(&dt->ring, cqe);
+			if (dt->idx == 0)
+				fl_lat_record(dt->w, 1, fl_now_ns() - t0);
+			bad = fl_check(buf + off, foff, cf->chunk, ACT_DEVICE, -1, &first, &got);
+			if (bad)
+				note_corruption(dt, bad, off + (first - foff), first, got);
+		} else {
+			uint64_t foff = (c * pages * HALF) % cc->fsize;
+			ssize_t r;
+
+			for (unsigned p = 0; p < pages; p++) {
+				fl_fill(buf + off + p * 4096ul, foff + p * HALF, HALF, ACT_MARKER);
+				iov[p].iov_base = buf + off + p * 4096ul;
+				iov[p].iov_len = HALF;
+			}
+			t0 = fl_now_ns();
+			r = preadv(cc->fd, iov, (int)pages, (off_t)foff);
+			if (r != (ssize_t)pages * HALF) {
+				dt->error = r < 0 ? -errno : -EIO;
+				break;
+			}
+			if (dt->idx == 0)
+				fl_lat_record(dt->w, 1, fl_now_ns() - t0);
+			for (unsigned p = 0; p < pages; p++) {
+				bad = fl_check(buf + off + p * 4096ul, foff + p * HALF, HALF, ACT_DEVICE, -1, &first, &got);
+				if (bad)
+					note_corruption(dt, bad, off + p * 4096ul + (first - foff - p * HALF), first, got);
+			}
+		}
+		dt->reads++;
+	}
+	return NULL;
+}
+
+/* dma=o_direct: CPU writes to the other half of every page, to break COW under the reads. */
+static void *toucher_main(void *arg)
+{
+	struct cow_race_worker *rw = arg;
+	volatile uint64_t *p = rw->m.addr;
+
+	while (!rw->stop)
+		for (size_t off = HALF; off < rw->m.len && !rw->stop; off += 4096)
+			p[off / 8] = fl_word(ACT_PARENT, off);
+	return NULL;
+}
+
+/* A word of the child's copy is fine if each byte is one of the values it may hold. */
+static bool word_ok(uint64_t v, uint64_t a, uint64_t b)
+{
+	if (v == a || v == b)
+		return true;
+	for (int i = 0; i < 8; i++) {
+		unsigned char x = (unsigned char)(v >> (8 * i));
+
+		if (x != (unsigned char)(a >> (8 * i)) && x != (unsigned char)(b >> (8 * i)))
+			return false;
+	}
+	return true;	/* torn by a copy racing fork's: still only data that was there */
+}
+
+/* In the child: 0 if the copy holds only data that was in the parent's memory. */
+static int child_check(const struct cow_race_conf *cf, const struct cow_race_case *cc, const char *buf,
+		       size_t len)
+{
+	const volatile uint64_t *q = (const volatile uint64_t *)buf;
+	size_t n = cf->verify < len ? cf->verify : len;
+
+	for (size_t i = 0; i < n / 8; i++) {
+		uint64_t off = i * 8, v = q[i], a, b;
+
+		if (cf->dma == DMA_IO_URING) {
+			uint64_t foff = (off / cf->chunk * cf->chunk) % cc->fsize + off % cf->chunk;
+
+			a = fl_word(ACT_MARKER, foff);
+			b = fl_word(ACT_DEVICE, foff);
+			if (!word_ok(v, a, b) && v != fl_word(ACT_ORIG, off))
+				return 1;
+		} else if (cf->dma == DMA_O_DIRECT && off % 4096 < HALF) {
+			uint64_t pg = off / 4096;
+			uint64_t foff = (pg * HALF) % cc->fsize + off % 4096;
+
+			a = fl_word(ACT_MARKER, foff);
+			b = fl_word(ACT_DEVICE, foff);
+			if (!word_ok(v, a, b) && v != fl_word(ACT_ORIG, off))
+				return 1;
+		} else if (!word_ok(v, fl_word(ACT_ORIG, off), fl_word(ACT_PARENT, off))) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int cow_race_run(struct fl_worker *w, struct fl_work *done)
+{
+	const struct cow_race_conf *cf = w->c->config;
+	struct cow_race_case *cc = w->c->priv;
+	struct cow_race_worker *rw = w->priv;
+	unsigned nt = cf->dma == DMA_NONE ? 0 : (unsigned)cf->dma_threads;
+	uint64_t forks = 0, child_bad = 0, reads = 0, corrupt = 0, first_off = 0, first_pat = 0, first_got = 0;
+	pid_t kids[MAX_CHILDREN] = { 0 };
+	cpu_set_t all_cpus;
+	int ret = 0, err = 0, st = 0;
+
+	CPU_ZERO(&all_cpus);
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		CPU_SET(i, &all_cpus);
+	rw->stop = 0;
+	for (unsigned i = 0; i < nt; i++) {
+		if (pthread_create(&rw->dt[i].tid, NULL, dma_main, &rw->dt[i])) {
+			ret = fl_case_error(w->c, "pthread_create: %s", strerror(errno));
+			goto stop;
+		}
+		rw->dt[i].started = true;
+	}
+	if (cf->dma == DMA_O_DIRECT) {
+		if (pthread_create(&rw->toucher, NULL, toucher_main, rw)) {
+			ret = fl_case_error(w->c, "pthread_create: %s", strerror(errno));
+			goto stop;
+		}
+		rw->toucher_started = true;
+	}
+	for (int64_t i = 0; i < cf->forks + cf->children && !ret; i++) {
+		pid_t pid;
+
+		/* Reap the oldest child once `children` are out: exits overlap the next forks. */
+		if (i >= cf->children) {
+			pid_t old = kids[i % cf->children];
+
+			if (waitpid(old, &st, 0) != old || !WIFEXITED(st))
+				ret = fl_case_error(w->c, "a child of the fork loop ended with status 0x%x", st);
+			else
+				child_bad += WEXITSTATUS(st) != 0;
+			kids[i % cf->children] = 0;
+		}
+		if (i >= cf->forks || ret || (nt && rw->dt[0].error))
+			continue;
+		fl_lat_begin(w);
+		pid = fork();
+		if (pid == 0) {
+			/* Off the worker's bound CPU: the child's check and exit overlap the next fork. */
+			sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
+			_exit(cf->verify ? child_check(cf, cc, rw->m.addr, rw->m.len) : 0);
+		}
+		fl_lat_end(w, 0);
+		if (pid < 0) {
+			ret = fl_case_error(w->c, "fork after %llu iterations: %s", (unsigned long long)forks,
+					    strerror(errno));
+			break;
+		}
+		kids[i % cf->children] = pid;
+		forks++;
+	}
+	for (int64_t k = 0; k < cf->children; k++)
+		if (kids[k] > 0)
+			waitpid(kids[k], &st, 0);
+stop:
+	rw->stop = 1;
+	for (unsigned i = 0; i < nt; i++) {
+		struct dma_thread *dt = &rw->dt[i];
+
+		if (!dt->started)
+			continue;
+		pthread_join(dt->tid, NULL);
+		dt->started = false;
+		reads += dt->reads;
+		if (dt->corruptions && !corrupt) {
+			first_off = dt->first_off;
+			first_pat = dt->first_pat;
+			first_got = dt->first_got;
+		}
+		corrupt += dt->corruptions;
+		if (dt->error && !err)
+			err = dt->error;
+	}
+	if (rw->toucher_started) {
+		pthread_join(rw->toucher, NULL);
+		rw->toucher_started = false;
+	}
+	if (ret)
+		return ret;
+	if (err)
+		return fl_case_error(w->c, "%s read into the buffer failed: %s", dmas[cf->dma], fl_errno_name(err));
+	fl_metric(w->c, "corruptions", "words", FL_LOWER_IS_BETTER, (double)corrupt);
+	fl_metric(w->c, "child_corruptions", "children", FL_LOWER_IS_BETTER, (double)child_bad);
+	fl_metric(w->c, "forks", "forks", FL_INFORMATIONAL, (double)forks);
+	if (nt)
+		fl_metric(w->c, "dma_reads", "reads", FL_INFORMATIONAL, (double)reads);
+	if (corrupt) {
+		char buf[200];
+
+		snprintf(buf, sizeof(buf), "first at byte 0x%llx (page %llu + %llu): %s", (unsigned long long)first_off,
+			 (unsigned long long)(first_off / 4096), (unsigned long long)(first_off % 4096),
+			 fl_whose(first_pat, first_got));
+		fl_case_detail(w->c, "first_corruption", buf);
+		return fl_case_fail(w->c, "%llu words of device data lost in %llu %s reads racing %llu forks on %s: "
+				    "first at byte 0x%llx, found %s instead of the device's data",
+				    (unsigned long long)corrupt, (unsigned long long)reads, dmas[cf->dma],
+				    (unsigned long long)forks, fl_backings[w->c->backing].name,
+				    (unsigned long long)first_off, fl_whose(first_pat, first_got));
+	}
+	if (child_bad)
+		return fl_case_fail(w->c, "%llu of %llu children found data in their copy that was never in the parent's buffer",
+				    (unsigned long long)child_bad, (unsigned long long)forks);
+	done->ops = forks;
+	done->bytes = 0;
+	return 0;
+}
+
+static int cow_race_check(struct fl_worker *w)
+{
+	struct cow_race_worker *rw = w->priv;
+
+	for (unsigned i = 0; i < MAX_DMA_THREADS; i++)
+		if (rw->dt[i].ring_ok) {
+			io_uring_queue_exit(&rw->dt[i].ring);	/* unpins */
+			rw->dt[i].ring_ok = false;
+		}
+	if (rw->mapped)
+		fl_unmap(&rw->m);
+	rw->mapped = false;
+	return 0;
+}
+
+static void cow_race_teardown(struct fl_case *c)
+{
+	struct cow_race_case *cc = c->priv;
+	struct cow_race_worker *rws;
+
+	if (!cc)
+		return;
+	rws = (struct cow_race_worker *)(cc + 1);
+	for (unsigned i = 0; i < c->nr_workers; i++) {
+		for (unsigned k = 0; k < MAX_DMA_THREADS; k++)
+			if (rws[i].dt[k].ring_ok)
+				io_uring_queue_exit(&rws[i].dt[k].ring);
+		if (rws[i].mapped)
+			fl_unmap(&rws[i].m);
+	}
+	if (cc->fd >= 0)
+		close(cc->fd);
+	free(cc);
+}
+
+const struct workload wl_cow_race = {
+	.name = "cow-race",
+	.summary = "fork in a loop while DMA (io_uring fixed buffers, O_DIRECT) writes pinned memory: corruptions, fork latency vs pinned size",
+	.kernel_paths = "copy_page_range -> copy_present_pte / copy_huge_pmd / copy_hugetlb_page_range "
+			"(early COW of dma-pinned folios), do_wp_page (PageAnonExclusive), io_import_fixed, "
+			"bio_iov_iter_get_pages (FOLL_PIN)",
+	.needs = "liburing; file_dir with O_DIRECT (dma=o_direct)",
+	.backings = FL_BACKINGS_ANON | FL_B(FL_BACKING_SHMEM),
+	.default_backings = FL_B(FL_BACKING_ANON_4K),
+	.mode = FL_MODE_BATCH,
+	.op_unit = "fork",
+	.report_bytes = false,
+	.lat = {
+		{ "fork", "fork() in the parent while the buffer is pinned and under DMA" },
+		{ "dma", "one DMA read (io_uring READ_FIXED or O_DIRECT preadv) of `chunk` bytes, DMA thread 0" },
+	},
+	.options = cow_race_options,
+	.config_size = sizeof(struct cow_race_conf),
+	.footprint = cow_race_footprint,
+	.supported = cow_race_supported,
+	.setup = cow_race_setup,
+	.prepare = cow_race_prepare,
+	.run = cow_race_run,
+	.check = cow_race_check,
+	.teardown = cow_race_teardown,
+};
