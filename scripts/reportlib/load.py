@@ -203,7 +203,8 @@ def _load_records(run):
         run.problem(fname, "unreadable: %s" % e)
         return
     lines = data.split(b"\n")
-    last = len(lines) - 1  # index of the text after the final newline
+    # the last non-empty line: where a killed writer leaves half a record
+    last = max((i for i, raw in enumerate(lines) if raw.strip()), default=-1)
     refused = {}
     for i, raw in enumerate(lines):
         if not raw.strip():
