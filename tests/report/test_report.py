@@ -455,8 +455,8 @@ class TestBadInput(Tmp):
         with open(os.path.join(badrec, "results.jsonl"), "a") as f:
             rec = F.record("r", 99, "populate", "anon-4k", {"mode": "x"})
             rec["schema"] = "faultline.record/3"
+            f.write("{not json\n")  # mid-file: skipped; at the end it would be truncation
             f.write(json.dumps(rec) + "\n")
-            f.write("{not json\n")
         corrupt = F.suite(self.path("corrupt"), "c", 6)
         with open(os.path.join(corrupt, "run.json"), "w") as f:
             f.write('{"schema": "faultline.run/1", "env": {')
