@@ -536,6 +536,16 @@ class TestBadInput(Tmp):
         self.assertIn("line 2: populate/anon-4k/mode=first-touch,size=64M: stated fault p99",
                       probs[0])
 
+    def test_half_record_then_newline_is_truncation(self):
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2)
+        with open(os.path.join(b, "results.jsonl"), "a") as f:
+            f.write('{"schema": "faultline.record/1", "workl\n\n')
+        rep, _, _, _ = self.run_report([a, b], "--no-html")
+        runs = {r["label"]: r for r in rep["runs"]}
+        self.assertFalse(runs["b"]["complete"])
+        self.assertTrue(any("line 17 truncated" in p["problem"] for p in rep["problems"]))
+
     def test_usage_errors_exit_2(self):
         a = F.suite(self.path("a"), "a", 1)
         for args in ([], [a, "--fail-on", "slower"], [a, "--fail-on", "regression:x"],
