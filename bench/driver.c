@@ -285,3 +285,13 @@ int fl_drv_snapshot(struct fl_driver *d, void *addr, size_t len, uint32_t flags,
 	out->flags_ptr = (uintptr_t)per_page;
 	return xioctl(d, FL_IOC_SNAPSHOT, out);
 }
+
+int fl_drv_migrate(struct fl_driver *d, void *addr, size_t len,
+		   enum fl_migrate_dir dir, struct fl_migrate *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->addr = (uintptr_t)addr;
+	out->len = len;
+	out->direction = dir;
+	return xioctl(d, FL_IOC_MIGRATE, out);
+}

@@ -67,6 +67,9 @@ int fl_drv_gup_bench(struct fl_driver *d, struct fl_gup_bench *arg,
 int fl_drv_snapshot(struct fl_driver *d, void *addr, size_t len, uint32_t flags,
 		    uint8_t *per_page, struct fl_snapshot *out);
 
+int fl_drv_migrate(struct fl_driver *d, void *addr, size_t len,
+		   enum fl_migrate_dir dir, struct fl_migrate *out);
+
 /* Add a kernel histogram (layout of faultline.h) into a userspace one. */
 void fl_driver_hist_merge(struct fl_hist *dst, const struct fl_uhist *u,
 			  const uint64_t *buckets);

@@ -147,6 +147,37 @@ bool fl_probe(struct page *p);
 bool fl_probe(struct page *p) { return is_zero_folio(page_folio(p)); }
 C
 
+probe DEVICE_PRIVATE_API <<'C'
+#include <linux/module.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+/*
+ * The 6.1 shape of device-private memory that devmem.c is written for:
+ * zone_device_page_init(), migrate_device_range/pages/finalize(),
+ * migrate_vma.fault_page, dev_pagemap_ops.page_free(struct page *).
+ */
+void fl_probe_free(struct page *p);
+void fl_probe_free(struct page *p) { }
+vm_fault_t fl_probe_fault(struct vm_fault *vmf);
+vm_fault_t fl_probe_fault(struct vm_fault *vmf) { return 0; }
+const struct dev_pagemap_ops fl_probe_ops = {
+	.page_free = fl_probe_free,
+	.migrate_to_ram = fl_probe_fault,
+};
+int fl_probe(struct page *p, unsigned long *src, struct vm_fault *vmf);
+int fl_probe(struct page *p, unsigned long *src, struct vm_fault *vmf)
+{
+	struct migrate_vma args = { .fault_page = vmf->page,
+				    .pgmap_owner = (void *)&fl_probe_ops,
+				    .flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE };
+
+	zone_device_page_init(p);
+	migrate_device_pages(src, src, 1);
+	migrate_device_finalize(src, src, 1);
+	return migrate_device_range(src, 0, 1) + (int)args.flags;
+}
+C
+
 objs=
 for n in $names; do objs="$objs $n.o"; done
 {

@@ -38,7 +38,12 @@ struct fl_file {
 	struct xarray objs;	/* handle -> struct fl_obj */
 	atomic_t nr_objs;
 	atomic_long_t nr_pages;
+	bool used_devmem;	/* migrated to device-private memory: evict at close */
 };
+
+/* pgmap owner of our device-private pages (hmm/migrate_vma filter on it). */
+extern const int fl_devmem_owner_token;
+#define FL_DEVMEM_OWNER		((void *)&fl_devmem_owner_token)
 
 /* Kernel-side histogram, layout of struct fl_uhist (faultline.h). */
 struct fl_khist {
@@ -107,6 +112,28 @@ static inline int fl_mirror_access(struct fl_dev_req *req)
 static inline int fl_snapshot(struct fl_snapshot *arg)
 {
 	return -EOPNOTSUPP;
+}
+#endif
+
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE) && defined(FL_HAVE_DEVICE_PRIVATE_API)
+#define FL_DEVMEM_WHY		FL_WHY_OK
+int fl_migrate(struct fl_file *f, struct fl_migrate *arg);
+void fl_devmem_release_file(struct fl_file *f);
+void fl_devmem_exit(void);
+#else
+#define FL_DEVMEM_WHY		(IS_ENABLED(CONFIG_DEVICE_PRIVATE) ? \
+				 FL_WHY_NO_KERNEL_API : FL_WHY_NO_DEVICE_PRIVATE)
+static inline int fl_migrate(struct fl_file *f, struct fl_migrate *arg)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void fl_devmem_release_file(struct fl_file *f)
+{
+}
+
+static inline void fl_devmem_exit(void)
+{
 }
 #endif
 

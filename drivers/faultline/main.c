@@ -159,6 +159,8 @@ void fl_file_unreserve(struct fl_file *f, unsigned long nr_pages)
  */
 static atomic_t fl_handle_seq = ATOMIC_INIT(0);
 
+const int fl_devmem_owner_token;
+
 /* Publish a fully set up object; the last step of every create. */
 int fl_obj_insert(struct fl_file *f, struct fl_obj *obj, u32 *handle)
 {
@@ -320,8 +322,8 @@ static int fl_ioc_caps(struct fl_file *f, void *data)
 	       FL_SNAPSHOT_ORDER_AVAILABLE ? FL_WHY_OK : FL_WHY_NO_KERNEL_API);
 	fl_cap(c, FL_FEAT_GET_USER_PAGES_FAST,
 	       FL_GUP_FAST_AVAILABLE ? FL_WHY_OK : FL_WHY_NO_KERNEL_API);
-	/* Device-private migration and exclusive access: not in this version. */
-	fl_cap(c, FL_FEAT_DEVICE_PRIVATE, no_devpriv);
+	fl_cap(c, FL_FEAT_DEVICE_PRIVATE, FL_DEVMEM_WHY);
+	/* Device-exclusive access: not in this version. */
 	fl_cap(c, FL_FEAT_DEVICE_EXCLUSIVE, no_devpriv);
 	return 0;
 }
@@ -410,6 +412,11 @@ static int fl_ioc_snapshot(struct fl_file *f, void *data)
 	return fl_snapshot(data);
 }
 
+static int fl_ioc_migrate(struct fl_file *f, void *data)
+{
+	return fl_migrate(f, data);
+}
+
 union fl_ioc_buf {
 	struct fl_version version;
 	struct fl_caps caps;
@@ -420,6 +427,7 @@ union fl_ioc_buf {
 	struct fl_access access;
 	struct fl_gup_bench gup_bench;
 	struct fl_snapshot snapshot;
+	struct fl_migrate migrate;
 };
 
 static const struct {
@@ -435,6 +443,7 @@ static const struct {
 	{ FL_IOC_ACCESS, fl_ioc_access },
 	{ FL_IOC_GUP_BENCH, fl_ioc_gup_bench },
 	{ FL_IOC_SNAPSHOT, fl_ioc_snapshot },
+	{ FL_IOC_MIGRATE, fl_ioc_migrate },
 };
 
 static long fl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -491,6 +500,7 @@ static int fl_release(struct inode *inode, struct file *file)
 		fl_obj_put(obj);
 	}
 	xa_destroy(&f->objs);
+	fl_devmem_release_file(f);
 	kfree(f);
 	return 0;
 }
@@ -536,6 +546,7 @@ out_stop:
 static void __exit fl_exit(void)
 {
 	misc_deregister(&fl_misc);
+	fl_devmem_exit();
 	kthread_stop(fl_dev_task);
 }
 

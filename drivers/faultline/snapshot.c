@@ -127,6 +127,8 @@ int fl_snapshot(struct fl_snapshot *arg)
 			.notifier = &notifier,
 			.start = arg->addr + (done << PAGE_SHIFT),
 			.hmm_pfns = pfns,
+			/* Report our device-private pages instead of faulting them back. */
+			.dev_private_owner = FL_DEVMEM_OWNER,
 		};
 		n = min_t(unsigned long, nr - done, FL_SNAP_CHUNK);
 		range.end = range.start + (n << PAGE_SHIFT);

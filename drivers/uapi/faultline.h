@@ -86,7 +86,7 @@ enum fl_feature {
 	FL_FEAT_SNAPSHOT,	/* hmm_range_fault per-page flags */
 	FL_FEAT_SNAPSHOT_ORDER,	/* snapshot can tell pmd/pud mapped (HMM_PFN_ORDER, 5.12) */
 	FL_FEAT_GET_USER_PAGES_FAST,	/* FL_GUP_GET_FAST is available */
-	FL_FEAT_DEVICE_PRIVATE,	/* migrate_vma to emulated device-private memory */
+	FL_FEAT_DEVICE_PRIVATE,	/* FL_IOC_MIGRATE: emulated device-private memory */
 	FL_FEAT_DEVICE_EXCLUSIVE,	/* make_device_exclusive(_range) */
 	FL_FEAT_COUNT
 };
@@ -287,6 +287,37 @@ struct fl_snapshot {
 	__u64 ns;		/* (out) time */
 };
 
+/* --------------------------------------------- device-private migration */
+
+/*
+ * FL_FEAT_DEVICE_PRIVATE only.  Moves the anonymous pages of a range to the
+ * module's emulated device-private memory (migrate_vma_* with
+ * MIGRATE_VMA_SELECT_SYSTEM; holes and the zero page included) or back
+ * (MIGRATE_VMA_SELECT_DEVICE_PRIVATE).  A CPU access to a page left on the
+ * device faults it back through migrate_to_ram.  Closing the file evicts
+ * every device page back to system memory.  Pages the kernel declines to
+ * migrate (pinned, shared, locked) are counted as not migrated, not errors.
+ */
+enum fl_migrate_dir {
+	FL_MIGRATE_TO_DEVICE = 0,
+	FL_MIGRATE_TO_SYSTEM,
+};
+
+struct fl_migrate {
+	__u64 addr;		/* (in) page aligned */
+	__u64 len;		/* (in) page aligned, <= FL_MAX_LEN */
+	__u32 direction;	/* (in) enum fl_migrate_dir */
+	__u32 reserved;		/* (in) 0 */
+	__u64 npages;		/* (out) pages in the range */
+	__u64 migrated;		/* (out) pages that moved */
+	__u64 setup_ns;		/* (out) migrate_vma_setup (collect + unmap) */
+	__u64 copy_ns;		/* (out) page allocation and copy */
+	__u64 pages_ns;		/* (out) migrate_vma_pages */
+	__u64 finalize_ns;	/* (out) migrate_vma_finalize */
+	__u64 cpu_faults;	/* (out) module-wide migrate_to_ram calls so far */
+	__u64 device_pages;	/* (out) module-wide device-private pages in use */
+};
+
 /* ----------------------------------------------------------------- ioctls */
 
 #define FL_IOC_VERSION		_IOR(FL_IOC_MAGIC, 0x00, struct fl_version)
@@ -298,5 +329,6 @@ struct fl_snapshot {
 #define FL_IOC_ACCESS		_IOWR(FL_IOC_MAGIC, 0x30, struct fl_access)
 #define FL_IOC_GUP_BENCH	_IOWR(FL_IOC_MAGIC, 0x40, struct fl_gup_bench)
 #define FL_IOC_SNAPSHOT		_IOWR(FL_IOC_MAGIC, 0x50, struct fl_snapshot)
+#define FL_IOC_MIGRATE		_IOWR(FL_IOC_MAGIC, 0x60, struct fl_migrate)
 
 #endif /* _UAPI_FAULTLINE_H */

@@ -341,12 +341,13 @@ static void *fuzzer(void *arg)
 		struct fl_access access;
 		struct fl_gup_bench gup;
 		struct fl_snapshot snap;
+		struct fl_migrate migrate;
 		char raw[512];
 	} u;
 
 	while (!stop && atomic_fetch_add(&done_ioctls, 1) < target) {
 		int fd = fds[rnd(&s) % NFD], ret;
-		unsigned op = rnd(&s) % 16;
+		unsigned op = rnd(&s) % 17;
 
 		memset(&u, 0, sizeof(u));
 		switch (op) {
@@ -409,6 +410,16 @@ static void *fuzzer(void *arg)
 			u.snap.flags_ptr = u.snap.len <= NREG * REGLEN * 4 ? pick_uptr(&s, flags) : 0;
 			ret = xioctl(fd, FL_IOC_SNAPSHOT, &u.snap);
 			break;
+		case 15:
+			if (rnd(&s) % 2) {
+				u.migrate.addr = pick_addr(&s);
+				u.migrate.len = rnd(&s) % 2 ? pick_len(&s, u.migrate.addr) :
+							     PAGE * (1 + rnd(&s) % 512);
+				u.migrate.direction = rnd(&s) % 3;
+				ret = xioctl(fd, FL_IOC_MIGRATE, &u.migrate);
+				break;
+			}
+			/* fall through */
 		default:
 			ret = xioctl(fd, rnd(&s) % 2 ? FL_IOC_VERSION : FL_IOC_CAPS, &u);
 			break;

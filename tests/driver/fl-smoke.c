@@ -340,6 +340,67 @@ static void test_snapshot(struct fl_driver *d)
 	free(flags);
 }
 
+static unsigned snap_count(struct fl_driver *d, void *addr, size_t len, unsigned bit)
+{
+	struct fl_snapshot s;
+
+	if (fl_drv_snapshot(d, addr, len, 0, NULL, &s))
+		return ~0u;
+	return (unsigned)s.counts[bit];
+}
+
+/* Device-private round trips: data, zero page and holes, CPU faults, fork, eviction. */
+static void test_migrate(struct fl_driver *d)
+{
+	size_t len = 4 * MB;
+	char *buf = map_anon(len, 0);
+	struct fl_migrate mg;
+	uint64_t faults0;
+	char why[256];
+	pid_t pid;
+	int ret, status = -1;
+
+	cpu_fill(buf, 0, MB, 3);				/* data */
+	for (size_t i = MB; i < 2 * MB; i += PAGE)		/* zero page */
+		(void)*(volatile char *)(buf + i);
+	/* 2 MB .. 4 MB: holes */
+	ret = fl_drv_migrate(d, buf, len, FL_MIGRATE_TO_DEVICE, &mg);
+	ok(!ret && mg.migrated == len / PAGE,
+	   "migrate: %llu of %llu pages (data, zero page, holes) to device: setup %llu copy %llu pages %llu finalize %llu ns (%d)",
+	   (unsigned long long)mg.migrated, (unsigned long long)mg.npages,
+	   (unsigned long long)mg.setup_ns, (unsigned long long)mg.copy_ns,
+	   (unsigned long long)mg.pages_ns, (unsigned long long)mg.finalize_ns, ret);
+	ok(snap_count(d, buf, len, 5) == len / PAGE, "migrate: snapshot sees %u device-private pages",
+	   snap_count(d, buf, len, 5));
+	faults0 = mg.cpu_faults;
+	ok(cpu_verify(buf, 0, MB, 3) == 0, "migrate: CPU reads the data back through migrate_to_ram");
+	fl_drv_migrate(d, buf, PAGE, FL_MIGRATE_TO_SYSTEM, &mg);
+	ok(mg.cpu_faults - faults0 == MB / PAGE, "migrate: one CPU fault per page read (%llu)",
+	   (unsigned long long)(mg.cpu_faults - faults0));
+	ret = fl_drv_migrate(d, buf + MB, len - MB, FL_MIGRATE_TO_SYSTEM, &mg);
+	ok(!ret && mg.migrated == (len - MB) / PAGE, "migrate: %llu pages back explicitly",
+	   (unsigned long long)mg.migrated);
+	ok(snap_count(d, buf, len, 5) == 0, "migrate: nothing left on the device");
+	ok(buf[MB] == 0 && buf[3 * MB] == 0, "migrate: zero page and holes came back as zeroes");
+
+	/* fork with device-private entries: each side faults its own copy back. */
+	ret = fl_drv_migrate(d, buf, MB, FL_MIGRATE_TO_DEVICE, &mg);
+	pid = fork();
+	if (pid == 0)
+		_exit(cpu_verify(buf, 0, MB, 3) ? 1 : 0);
+	waitpid(pid, &status, 0);
+	ok(!ret && status == 0 && cpu_verify(buf, 0, MB, 3) == 0,
+	   "migrate: after fork child and parent both read the data (status %d)", status);
+
+	/* Close with pages on the device: eviction brings them home. */
+	ret = fl_drv_migrate(d, buf, MB, FL_MIGRATE_TO_DEVICE, &mg);
+	fl_driver_close(d);
+	ok(!ret && cpu_verify(buf, 0, MB, 3) == 0, "migrate: data intact after close evicted the device");
+	if (!fl_driver_open(d, why, sizeof(why)))
+		ok(snap_count(d, buf, len, 5) == 0, "migrate: close left no device-private page");
+	munmap(buf, len);
+}
+
 /*
  * `fl-smoke hold`: keep a pinned buffer and a mirror busy (device passes,
  * MADV_DONTNEED between them) until killed, for the unload test: rmmod
@@ -403,6 +464,10 @@ int main(int argc, char **argv)
 	else
 		skip("mirror", fl_driver_why(&d, FL_FEAT_MIRROR));
 	test_gup(&d);
+	if (fl_driver_has(&d, FL_FEAT_DEVICE_PRIVATE))
+		test_migrate(&d);
+	else
+		skip("device-private migration", fl_driver_why(&d, FL_FEAT_DEVICE_PRIVATE));
 	if (fl_driver_has(&d, FL_FEAT_SNAPSHOT))
 		test_snapshot(&d);
 	else
