@@ -18,6 +18,7 @@ Writes /host/pmem-setup-test.json: one entry per check with rc and output.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -28,7 +29,12 @@ checks = []
 
 
 def run(cmd, **kw):
-    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if cmd[0] in ("mount", "umount") and not shutil.which(cmd[0]):
+        cmd = ["busybox"] + cmd
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    except OSError as e:
+        return 127, f"{cmd[0]}: {e}"
     return p.returncode, p.stdout + p.stderr
 
 
