@@ -22,6 +22,7 @@ pre{background:#f6f6f6;padding:0.5em;font-size:0.8em;overflow-x:auto}
 .plot{display:inline-block;margin:0.3em;width:48%;min-width:420px}
 .plot svg{max-width:100%;height:auto}
 .diff{font-weight:bold}
+nav{font-size:0.85em;margin:0.5em 0}
 """
 
 
@@ -55,10 +56,20 @@ def cmp_table(cs):
     return table(heads, rows, [c["verdict"] for c in cs], num_cols=(5, 6, 7, 8, 9, 10, 11))
 
 
+def _anchor(title):
+    return "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
+
+
 def render(rep, plots):
     """plots: [(title, svg text)] in the order to show them."""
     H = []
-    w = H.append
+
+    def w(text):
+        # section headings get an id and an entry in the contents line
+        m = text.startswith("<h2>") and text[4:text.index("</h2>")]
+        if m:
+            text = '<h2 id="%s">%s' % (_anchor(html.unescape(m)), text[4:])
+        H.append(text)
     w("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>faultline report</title><style>%s</style></head><body>" % CSS)
     w("<h1>faultline report</h1><p>generated %s; baseline <b>%s</b></p>"
@@ -153,4 +164,8 @@ def render(rep, plots):
     w(cmp_table(rest) if rest else "<p>none</p>")
     w("<h2>Method</h2><pre>%s</pre>" % e(method_text(st)))
     w("</body></html>")
+    heads = [(_anchor(html.unescape(t)), t) for t in
+             (h[h.index(">") + 1:h.index("</h2>")] for h in H if h.startswith("<h2 id="))]
+    nav = "<nav>%s</nav>" % " | ".join('<a href="#%s">%s</a>' % (a, t) for a, t in heads)
+    H.insert(2, nav)
     return "\n".join(H) + "\n"
