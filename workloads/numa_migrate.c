@@ -118,6 +118,34 @@ static const struct fl_option nm_options[] = {
 
 struct nm_worker;
 
+/*
+ * /proc/vmstat counters read around each move: whether THP moved whole or
+ * split, and whether the target allocation had to compact (a stall that
+ * dominates a THP move when the target node is fragmented).
+ */
+static const char *const vmstat_names[] = {
+	"pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
+	"thp_migration_fail", "thp_migration_split", "compact_stall", "numa_pages_migrated",
+};
+#define NR_VMSTAT (sizeof(vmstat_names) / sizeof(vmstat_names[0]))
+enum { VM_COMPACT_STALL = 5 };
+
+static void vmstat_read(uint64_t v[NR_VMSTAT])
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char name[64];
+	unsigned long long x;
+
+	memset(v, 0, NR_VMSTAT * sizeof(v[0]));
+	if (!f)
+		return;
+	while (fscanf(f, "%63s %llu", name, &x) == 2)
+		for (size_t i = 0; i < NR_VMSTAT; i++)
+			if (!strcmp(name, vmstat_names[i]))
+				v[i] = x;
+	fclose(f);
+}
+
 struct accessor {
 	pthread_t tid;
 	struct nm_worker *nw;
@@ -168,6 +196,7 @@ struct nm_worker {
 	uint64_t why_err[NR_ERRNO + 1], why_unset, why_node, err_moved;
 	uint64_t ret_positive, failed_held, failed_other;
 	uint64_t moves, inval_ev[FL_EV_MAX];
+	uint64_t vm_before[NR_VMSTAT], vm_total[NR_VMSTAT];
 };
 
 /*
@@ -680,6 +709,7 @@ static int nm_prepare(struct fl_worker *w)
 	nw->c = w->c;
 	if (nw->mapped) {
 		nw->folios_before = count_folios(nw);
+		vmstat_read(nw->vm_before);
 		atomic_store(&nw->pause, 0);
 		return 0;
 	}
@@ -732,6 +762,7 @@ static int nm_prepare(struct fl_worker *w)
 	if (ret)
 		return ret;
 	nw->folios_before = count_folios(nw);
+	vmstat_read(nw->vm_before);
 	atomic_store(&nw->pause, 0);
 	return 0;
 }
@@ -863,6 +894,8 @@ static int nm_check(struct fl_worker *w)
 	const char *dir = nw->at ? "a_to_b" : "b_to_a";
 	char name[48], buf[640], why[256];
 	struct fl_mapping sm;
+	uint64_t vm[NR_VMSTAT];
+	size_t o;
 	int ret;
 
 	if (!nw->mapped)
@@ -905,6 +938,16 @@ static int nm_check(struct fl_worker *w)
 			nw->why_err[-s < NR_ERRNO ? -s : NR_ERRNO]++;
 	}
 	memcpy(nw->prev, nw->where, nw->npages * sizeof(int));
+	vmstat_read(vm);
+	for (size_t i = 0; i < NR_VMSTAT; i++)
+		nw->vm_total[i] += vm[i] - nw->vm_before[i];
+	fl_metric(w->c, "compact_stalls", "stalls", FL_INFORMATIONAL,
+		  (double)(vm[VM_COMPACT_STALL] - nw->vm_before[VM_COMPACT_STALL]));
+	o = 0;
+	for (size_t i = 0; i < NR_VMSTAT && o < sizeof(buf); i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s=%llu", i ? " " : "",
+				      vmstat_names[i], (unsigned long long)nw->vm_total[i]);
+	fl_case_detail(w->c, "vmstat_during_moves", buf);
 	if (nw->move_ret > 0)
 		nw->ret_positive += (uint64_t)nw->move_ret;
 	nw->failed_held += failed_held;
