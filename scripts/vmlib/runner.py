@@ -660,6 +660,10 @@ def finish_results(out, meta, summary):
                          f.read_text(errors="replace"))
     if parts:
         (out / "dmesg.txt").write_text("".join(parts))
+    st = tap_summary(out / "selftests")
+    if st:
+        meta["selftests"] = st
+        summary["selftests"] = st
     guest.write_json(out / "vm.json", meta)
     rj = out / "run.json"
     if rj.exists():
@@ -693,6 +697,25 @@ def finish_results(out, meta, summary):
     summary["accel"] = (meta.get("accel") or {}).get("accel", "?")
     summary["release"] = meta["kernel"].get("release", "?")
     summary["boots"] = len(meta.get("boots", []))
+
+
+def tap_summary(d):
+    """{test: {pass, fail, skip}} from the kernel selftests' TAP files."""
+    res = {}
+    for f in sorted(Path(d).glob("*.tap")) if Path(d).is_dir() else []:
+        c = {"pass": 0, "fail": 0, "skip": 0}
+        for line in f.read_text(errors="replace").splitlines():
+            m = re.match(r"^\s*(not ok|ok) \d+", line)
+            if not m:
+                continue
+            if "# SKIP" in line:
+                c["skip"] += 1
+            elif m.group(1) == "ok":
+                c["pass"] += 1
+            else:
+                c["fail"] += 1
+        res[f.stem] = c
+    return res
 
 
 def host_facts():
