@@ -236,6 +236,8 @@ static int cow_pin_prepare(struct fl_worker *w)
 	fl_fill(pw->m.addr, 0, pw->m.len, ACT_ORIG);
 	if (fl_verify(&pw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "%s", why);
+	if (w->id == 0)
+		fl_note_verified(w->c, &pw->m);
 	if (cf->thp_map == 1) {
 		/* cow.c: map one subpage R/O and back; the PMD is split, the folio stays a THP. */
 		for (size_t off = 0; off < pw->m.len; off += 2u << 20) {

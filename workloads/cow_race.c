@@ -199,6 +199,8 @@ static int cow_race_prepare(struct fl_worker *w)
 	fl_fill(rw->m.addr, 0, rw->m.len, ACT_ORIG);
 	if (fl_verify(&rw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "%s", why);
+	if (w->id == 0)
+		fl_note_verified(w->c, &rw->m);
 	/* Rings (and with pinned=yes the long-term pins) live for this repetition. */
 	for (unsigned i = 0; i < nt; i++) {
 		struct dma_thread *dt = &rw->dt[i];

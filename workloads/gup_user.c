@@ -100,6 +100,7 @@ struct gup_user_worker {
 	void *dst;		/* process_vm_readv: local destination */
 	struct fl_driver drv;
 	bool refused;		/* this batch was refused: nothing to verify */
+	bool verified_noted;
 };
 
 static size_t gup_user_footprint(const struct fl_case *c)
@@ -258,6 +259,9 @@ static int gup_user_prepare(struct fl_worker *w)
 	fl_fill(gw->m.addr, 0, gw->m.len, ACT_ORIG);
 	if (fl_verify(&gw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "%s", why);
+	if (!gw->verified_noted && w->id == 0)
+		fl_note_verified(w->c, &gw->m);
+	gw->verified_noted = true;
 	gw->refused = false;
 	return 0;
 }

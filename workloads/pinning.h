@@ -92,6 +92,27 @@ static inline const char *fl_whose(uint64_t off, uint64_t v)
 	return "data of no actor";
 }
 
+/*
+ * Say in the record what fl_verify() accepted: what the kernel mapped
+ * (pages present, in THPs, in hugetlb pages, pmd-mapped).
+ */
+static inline void fl_note_verified(struct fl_case *c, const struct fl_mapping *m)
+{
+	struct fl_range_stat st;
+	char buf[256];
+
+	memset(&st, 0, sizeof(st));
+	if (fl_range_stat(m->addr, m->len, &st))
+		return;
+	snprintf(buf, sizeof(buf), "%s: %llu of %zu 4K pages present%s; %llu in THPs, %llu in hugetlb pages; "
+		 "AnonHugePages %llu kB, ShmemPmdMapped %llu kB", fl_backings[m->backing].name,
+		 (unsigned long long)st.present_pages, m->len / 4096,
+		 st.have_kpageflags ? "" : " (no kpageflags: page kinds unknown)",
+		 (unsigned long long)st.thp_pages, (unsigned long long)st.huge_pages,
+		 (unsigned long long)st.anon_huge_kb, (unsigned long long)st.shmem_pmd_kb);
+	fl_case_detail(c, "verified", buf);
+}
+
 /* "EOPNOTSUPP" for an errno (positive or negative). */
 static inline const char *fl_errno_name(int e)
 {
