@@ -130,6 +130,7 @@ struct verdict {
 	uint64_t got;
 	int region, want;
 	int unmapped;		/* dontfork: 1 = range absent in the child, as it must be */
+	int got_unknown;	/* the driver counts mismatches but does not return the word */
 	int done;
 };
 
@@ -480,7 +481,7 @@ static int device_view(struct fl_worker *w, struct pin_state *ps, char *buf, siz
 				v->first = a.first_mismatch;
 				v->region = 0;
 				v->want = ACT_DEVICE;
-				v->got = 0;
+				v->got_unknown = 1;
 			}
 			v->bad += a.mismatches;
 		}
@@ -557,7 +558,7 @@ static int report(struct fl_worker *w, const char *who, const struct verdict *v,
 			    "(page %llu + %llu, %s region) where %s was expected; %llu bad words in %zu KiB",
 			    scenarios[cf->scenario], fl_backings[w->c->backing].name,
 			    cf->thp_map ? " (pte-mapped)" : "", pins[cf->pin], who,
-			    fl_whose(v->first, v->got), (unsigned long long)v->first,
+			    v->got_unknown ? "other data" : fl_whose(v->first, v->got), (unsigned long long)v->first,
 			    (unsigned long long)(v->first / 4096), (unsigned long long)(v->first % 4096),
 			    region_name[v->region], want, (unsigned long long)v->bad, len >> 10);
 }

@@ -88,7 +88,6 @@ static const struct fl_option gup_user_options[] = {
 struct gup_user_case {
 	int dfd;		/* o_direct: the pattern file, O_DIRECT */
 	int devnull;		/* vmsplice: where pipes are drained */
-	const char *refused;	/* a documented refusal: "behaviour.<via>" recorded */
 };
 
 struct gup_user_worker {
@@ -273,7 +272,6 @@ static int gup_user_prepare(struct fl_worker *w)
 static int refusal(struct fl_worker *w, int err, const char *what)
 {
 	const struct gup_user_conf *cf = w->c->config;
-	struct gup_user_case *gc = w->c->priv;
 	struct gup_user_worker *gw = w->priv;
 	bool longterm = cf->via == VIA_IO_URING || cf->via == VIA_DRIVER;
 	bool file = w->c->backing == FL_BACKING_FILE;
@@ -288,7 +286,6 @@ static int refusal(struct fl_worker *w, int err, const char *what)
 		snprintf(buf, sizeof(buf), "%s refused a long-term pin of a page-cache file mapping with %s: "
 			 "documented (writable_file_mapping_allowed, 6.5; io_uring file-backed check before)",
 			 what, fl_errno_name(err));
-		gc->refused = "file";
 		fl_case_detail(w->c, "behaviour", buf);
 		return 0;
 	}
@@ -307,6 +304,7 @@ static int refusal(struct fl_worker *w, int err, const char *what)
 			    fl_errno_name(err), strerror(err));
 }
 
+/* Time spent per kind; the one_*() calls return 0, -errno (refused), or 1 (failed, reason set). */
 struct tally {
 	uint64_t pin, release, call;
 };
