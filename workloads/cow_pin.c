@@ -554,6 +554,9 @@ static int report(struct fl_worker *w, const char *who, const struct verdict *v,
 		 (unsigned long long)(v->first / 4096), (unsigned long long)(v->first % 4096),
 		 region_name[v->region]);
 	fl_case_detail(w->c, "mismatch", buf);
+	/* The cross-kernel table (scripts/report) shows this per kernel. */
+	snprintf(buf, sizeof(buf), "%s saw %s", who, v->got_unknown ? "other data" : fl_whose(v->first, v->got));
+	fl_case_detail(w->c, "behaviour.cow", buf);
 	return fl_case_fail(w->c, "scenario %s, backing %s%s, pin %s: %s saw %s at byte 0x%llx "
 			    "(page %llu + %llu, %s region) where %s was expected; %llu bad words in %zu KiB",
 			    scenarios[cf->scenario], fl_backings[w->c->backing].name,
@@ -650,6 +653,7 @@ static int run_vmsplice_child(struct fl_worker *w, char *buf, size_t len)
 		return fl_case_error(w->c, "vmsplice child ended with status 0x%x before checking", st);
 	if (out->bad)
 		return report(w, "the child's vmsplice'd pages", out, len);
+	fl_case_detail(w->c, "behaviour.cow", "as expected");
 	return 0;
 }
 
@@ -797,6 +801,8 @@ out_child:
 	ret = device_view(w, &ps, buf, len, &dex, &v);
 	if (!ret && v.bad)
 		ret = report(w, "the device (read back through the pin)", &v, len);
+	if (!ret)
+		fl_case_detail(w->c, "behaviour.cow", "as expected");
 out:
 	if (c2p[0] >= 0) {
 		close(c2p[0]);

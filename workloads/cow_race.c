@@ -421,7 +421,7 @@ static int cow_race_run(struct fl_worker *w, struct fl_work *done)
 		pid_t pid;
 
 		/* Reap the oldest child once `children` are out: exits overlap the next forks. */
-		if (i >= cf->children) {
+		if (i >= cf->children && kids[i % cf->children] > 0) {
 			pid_t old = kids[i % cf->children];
 
 			if (waitpid(old, &st, 0) != old || !WIFEXITED(st))

@@ -286,18 +286,18 @@ static int refusal(struct fl_worker *w, int err, const char *what)
 		snprintf(buf, sizeof(buf), "%s refused a long-term pin of a page-cache file mapping with %s: "
 			 "documented (writable_file_mapping_allowed, 6.5; io_uring file-backed check before)",
 			 what, fl_errno_name(err));
-		fl_case_detail(w->c, "behaviour", buf);
+		fl_case_detail(w->c, "refusal", buf);
 		return 0;
 	}
 	if (longterm && w->c->backing == FL_BACKING_FSDAX && err == EOPNOTSUPP) {
-		fl_case_detail(w->c, "behaviour", "long-term pins on fsdax refused (EOPNOTSUPP): documented");
+		fl_case_detail(w->c, "refusal", "long-term pins on fsdax refused (EOPNOTSUPP): documented");
 		return 0;
 	}
 	if (cf->via == VIA_IO_URING && err == ENOMEM && cf->memlock) {
 		snprintf(buf, sizeof(buf), "io_uring_register_buffers of %llu KiB over RLIMIT_MEMLOCK %llu KiB: ENOMEM, "
 			 "as io_uring_register(2) documents", (unsigned long long)(cf->chunk >> 10),
 			 (unsigned long long)(cf->memlock >> 10));
-		fl_case_detail(w->c, "behaviour", buf);
+		fl_case_detail(w->c, "refusal", buf);
 		return 0;
 	}
 	return fl_case_fail(w->c, "%s on %s refused: %s (%s)", what, fl_backings[w->c->backing].name,
