@@ -17,6 +17,18 @@
 _Static_assert(FL_UHIST_SUB_BITS == FL_HIST_SUB_BITS, "histogram layout");
 _Static_assert(FL_UHIST_MAX_BITS == FL_HIST_MAX_BITS, "histogram layout");
 _Static_assert(FL_UHIST_BUCKETS == FL_HIST_BUCKETS, "histogram layout");
+/* The ABI has no implicit padding: sizes are the same for every ABI user. */
+_Static_assert(sizeof(struct fl_uhist) == 56, "ABI");
+_Static_assert(sizeof(struct fl_version) == 80, "ABI");
+_Static_assert(sizeof(struct fl_caps) == 144, "ABI");
+_Static_assert(sizeof(struct fl_pin_create) == 40, "ABI");
+_Static_assert(sizeof(struct fl_destroy) == 16, "ABI");
+_Static_assert(sizeof(struct fl_mirror_create) == 24, "ABI");
+_Static_assert(sizeof(struct fl_mirror_stats) == 320, "ABI");
+_Static_assert(sizeof(struct fl_access) == 72, "ABI");
+_Static_assert(sizeof(struct fl_gup_bench) == 136, "ABI");
+_Static_assert(sizeof(struct fl_snapshot) == 120, "ABI");
+_Static_assert(sizeof(struct fl_migrate) == 88, "ABI");
 
 static const char *const feature_names[FL_FEAT_COUNT] = {
 	[FL_FEAT_PIN] = "pinned buffers",
