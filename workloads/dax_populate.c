@@ -783,6 +783,61 @@ static int check_expect(struct fl_case *c, const struct pmd_measure *pm, const s
 	return 0;
 }
 
+/*
+ * The mapping must show the file/device at file_off: markers stored
+ * through it at a few offsets have to appear at file_off + offset when
+ * read another way (pread for fsdax; a second, 2 MiB-aligned mapping from
+ * offset 0 for devdax, which has no read(2)).  Guards pmd mappings built
+ * from a pfn that is not 2 MiB aligned (a device offset the VA check let
+ * through, the pfn info block "off by 2 pages"): the pmd would map the
+ * aligned-down memory.  Returns NULL, or what is wrong.
+ */
+static const char *check_offsets(struct fl_case *c, struct dp_case *dc, char *buf, size_t n)
+{
+	const struct dp_conf *cf = c->config;
+	const size_t offs[] = { 0, SZ_4K, dc->len / 2, dc->len - 8 };
+	const size_t nr = sizeof(offs) / sizeof(offs[0]);
+	size_t rlen = (cf->file_off + dc->len + SZ_2M - 1) & ~(SZ_2M - 1);
+	uint64_t marks[4];
+	char *ref = NULL;
+	const char *ret = NULL;
+
+	for (size_t i = 0; i < nr; i++) {
+		marks[i] = 0xfa17f00d00000000ull ^ fl_now_ns() ^ ((uint64_t)i << 56);
+		memcpy(dc->addr + offs[i], &marks[i], 8);
+	}
+	if (c->backing == FL_BACKING_DEVDAX) {
+		ref = mmap(NULL, rlen, PROT_READ, MAP_SHARED, dc->fd, 0);
+		if (ref == MAP_FAILED)
+			return NULL;	/* an odd device size: nothing to compare with */
+	}
+	for (size_t i = 0; i < nr && !ret; i++) {
+		uint64_t v = 0;
+		off_t at = (off_t)(cf->file_off + offs[i]);
+
+		if (ref)
+			memcpy(&v, ref + at, 8);
+		else if (pread(dc->fd, &v, 8, at) != 8)
+			continue;
+		if (v == marks[i])
+			continue;
+		snprintf(buf, n, "a store at mapping offset %zu is not at %s offset %jd", offs[i],
+			 ref ? "device" : "file", (intmax_t)at);
+		/* Where did it go?  Look a 2 MiB either way (devdax). */
+		for (size_t o = 0; ref && o + 8 <= rlen; o += 8) {
+			if (!memcmp(ref + o, &marks[i], 8)) {
+				snprintf(buf, n, "a store at mapping offset %zu (device offset %jd) landed at device offset %zu: the mapping is off by %jd bytes",
+					 offs[i], (intmax_t)at, o, (intmax_t)o - (intmax_t)at);
+				break;
+			}
+		}
+		ret = buf;
+	}
+	if (ref)
+		munmap(ref, rlen);
+	return ret;
+}
+
 /* Read (copy out, as fio's mmap engine does) and write passes; GB/s. */
 static double bw_read(struct dp_case *dc, size_t bs, unsigned passes)
 {
@@ -915,6 +970,15 @@ static int dp_check(struct fl_worker *w)
 	fl_case_detail(c, "mapping", buf);
 
 	ret = check_expect(c, &pm, &fc, dom);
+	if (cf->mode != M_PRIVATE_POPULATE) {
+		const char *bad = check_offsets(c, dc, buf, sizeof(buf));
+
+		fl_case_detail(c, "behaviour.offset_integrity", bad ? "wrong" : "ok");
+		if (bad) {
+			ret = fl_case_fail(c, "%s (pmd share %.2f%%, %s)", bad, pm.share, pm.source);
+			goto out;
+		}
+	}
 
 	if (cf->bw_passes) {
 		fl_metric(c, "read_GBps", "GB/s", FL_HIGHER_IS_BETTER, bw_read(dc, cf->bs, (unsigned)cf->bw_passes));
