@@ -678,5 +678,36 @@ class TestRealAA(Tmp):
                           for c in enough if c["verdict"] == "regressed"], [], rep["warnings"])
 
 
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+class UnderDebianPython(unittest.TestCase):
+    """This interpreter lacks scipy (e.g. a pyenv python3 first in PATH):
+    run the whole module once under Debian's python3, which the report
+    itself uses, instead of skipping the statistics and paying an
+    interpreter start per report."""
+
+    def test_all_under_debian_python3(self):
+        p = subprocess.run([DEBIAN_PYTHON, "-m", "unittest", "discover", "-s", HERE],
+                           capture_output=True, text=True, timeout=600, cwd=ROOT,
+                           env=dict(os.environ, FAULTLINE_REPORT_REEXEC="1"))
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        sys.stderr.write("\n%s: %s\n" % (DEBIAN_PYTHON, p.stderr.strip().splitlines()[-1]))
+
+
+def load_tests(loader, tests, pattern):
+    if NO_SCIPY and not os.environ.get("FAULTLINE_REPORT_REEXEC") and \
+            os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
+            subprocess.run([DEBIAN_PYTHON, "-c", "import scipy, matplotlib"],
+                           capture_output=True).returncode == 0:
+        return loader.loadTestsFromTestCase(UnderDebianPython)
+    suite = unittest.TestSuite()
+    for group in tests:  # one suite per TestCase class
+        for t in getattr(group, "_tests", [group]):
+            if not isinstance(t, UnderDebianPython):
+                suite.addTest(t)
+    return suite
+
+
 if __name__ == "__main__":
     unittest.main()
