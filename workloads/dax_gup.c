@@ -309,6 +309,7 @@ static int op_iouring(struct fl_worker *w, struct dg_state *s)
 	for (size_t off = 0; off < s->m.len && s->did; off += IO_CHUNK) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 
+		cqe = NULL;
 		io_uring_prep_read_fixed(sqe, s->dfd, (char *)s->m.addr + off, IO_CHUNK, off, 0);
 		io_uring_submit(&ring);
 		if (io_uring_wait_cqe(&ring, &cqe) || cqe->res != (int)IO_CHUNK) {
