@@ -73,3 +73,30 @@ def text_table(headers, rows, align=None):
         return "  ".join(out).rstrip()
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), sep] + [line(r) for r in rows])
+
+
+VERDICT_MARK = {"regressed": "R", "improved": "I", "noisy": "?", "unchanged": "", "info": ""}
+
+
+def overview(rep):
+    """Rows for a case x metric by run table of %change with a verdict mark
+    (LKP's multi-commit %change view); None with fewer than two compared runs."""
+    cols = rep.get("columns") or []
+    if len(cols) < 3:
+        return None
+    cells = {}
+    order = []
+    for c in rep["comparisons"]:
+        if c["verdict"] == "info":
+            continue
+        k = (c["case"], c["metric"])
+        if k not in cells:
+            cells[k] = {}
+            order.append(k)
+        mark = VERDICT_MARK[c["verdict"]]
+        cells[k][c["run"]] = change(c["change_pct"]) + " " + (mark or " ")
+    flagged = [k for k in order if any(v.endswith((" R", " I")) for v in cells[k].values())]
+    rest = [k for k in order if k not in flagged]
+    rows = [[case, metric] + [cells[(case, metric)].get(r, "-  ") for r in cols[1:]]
+            for case, metric in sorted(flagged) + sorted(rest)]
+    return ["case", "metric"] + cols[1:], rows

@@ -131,6 +131,11 @@ def render(rep, plots):
         w("<p>one run only: nothing compared</p>")
 
     cmps = rep["comparisons"]
+    ov = fmt.overview(rep)
+    if ov:
+        w("<h2>Overview</h2><p>%%change against %s (R regressed, I improved, ? noisy)</p>"
+          % e(rep["baseline"]))
+        w(table(ov[0], ov[1], num_cols=range(2, len(ov[0]))))
     for title, verdict in (("Regressions", "regressed"), ("Improvements", "improved")):
         w("<h2>%s</h2>" % title)
         cs = [c for c in cmps if c["verdict"] == verdict]

@@ -130,6 +130,12 @@ def render(rep):
     w("")
 
     cmps = rep["comparisons"]
+    ov = fmt.overview(rep)
+    if ov:
+        w("Overview: %%change against %s (R regressed, I improved, ? noisy)" % rep["baseline"])
+        w("-" * 66)
+        w(fmt.text_table(ov[0], ov[1], "ll" + "r" * (len(ov[0]) - 2)))
+        w("")
     for title, verdict in (("Regressions", "regressed"), ("Improvements", "improved")):
         cs = [c for c in cmps if c["verdict"] == verdict]
         w(title)
