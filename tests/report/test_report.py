@@ -581,6 +581,8 @@ class TestHtml(Tmp):
                                 env_kw={"kernel": k, "accel": accel}, extra=extra))
         rep, md, out, _ = self.run_report(dirs)
         self.assertEqual(len(rep["columns"]), 4)
+        self.assertRegex(md, r"fault-scale/thp/tasks=1 +ops_rate +[-+]\d.*-\d+\.\d% R")
+        self.assertIn("observed_longterm_pin", md)
         return os.path.join(out, "report.html")
 
     def test_self_contained(self):
