@@ -21,7 +21,7 @@ import math
 import os
 
 from . import stats
-from .load import case_name
+from .load import case_name, params_json
 
 VERDICT_ORDER = {"regressed": 0, "improved": 1, "noisy": 2, "unchanged": 3, "info": 4}
 PERCENTILES = (50.0, 99.0, 99.9)
@@ -447,7 +447,8 @@ def build(runs, baseline, st, fail_on=None):
            "settings": dict(st.as_dict(), calibration_warn_pct={
                k: v for k, v, _ in CALIBRATION_WARN}),
            "runs": [], "problems": [], "warnings": [], "correctness": [],
-           "status_changes": [], "unmatched": [], "unmatched_metrics": [], "comparisons": [],
+           "status_changes": [], "unmatched": [], "unmatched_metrics": [], "param_diffs": [],
+           "comparisons": [],
            "behaviour": [], "summary": [], "latency_plots": []}
     for r in runs:
         d = r.describe()
@@ -494,6 +495,9 @@ def build(runs, baseline, st, fail_on=None):
                     "logs": _vm_logs(r),
                     "details": {kk: vv for kk, vv in x["details"].items()
                                 if not isinstance(vv, (dict, list))}})
+        pdiff = _param_diff(recs)
+        if pdiff:
+            rep["param_diffs"].append({"case": name, "params": pdiff})
         present = [s for s in sts if s is not None]
         if len(set(present)) > 1:
             rep["status_changes"].append({"case": name, "values": sts})
@@ -506,6 +510,10 @@ def build(runs, baseline, st, fail_on=None):
                 continue
             tcg_note = None if _timing_comparable(base, r) else \
                 "TCG vs native/KVM: timing not comparable"
+            if pdiff and params_json(rb) != params_json(x):
+                tcg_note = "; ".join(filter(None, [tcg_note, "parameters differ: " + ", ".join(
+                    "%s %s->%s" % (k, v[0], v[cols.index(r)]) for k, v in pdiff.items()
+                    if v[0] != v[cols.index(r)])]))
             for mname in sorted(set(rb["metrics"]) ^ set(x["metrics"])):
                 rep["unmatched_metrics"].append({
                     "case": name, "metric": mname, "run": r.label,
@@ -564,6 +572,22 @@ def build(runs, baseline, st, fail_on=None):
         rep["summary"].append(s)
     rep["fail_on"] = _gate(rep, fail_on)
     return _jsonable(rep)
+
+
+def _param_diff(recs):
+    """{param: value per run} for the parameters that differ between the
+    records of one case (matched by name); {} when all agree."""
+    present = [r for r in recs if r is not None]
+    if len({params_json(r) for r in present}) <= 1:
+        return {}
+    keys = sorted({k for r in present for k in (r.get("params") or {})})
+    out = {}
+    for k in keys:
+        vals = [None if r is None else (r.get("params") or {}).get(k, "(absent)")
+                for r in recs]
+        if len({json.dumps(v) for v, r in zip(vals, recs) if r is not None}) > 1:
+            out[k] = vals
+    return out
 
 
 def _hist_empty(h):

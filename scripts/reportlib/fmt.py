@@ -100,3 +100,18 @@ def overview(rep):
     rows = [[case, metric] + [cells[(case, metric)].get(r, "-  ") for r in cols[1:]]
             for case, metric in sorted(flagged) + sorted(rest)]
     return ["case", "metric"] + cols[1:], rows
+
+
+def param_diff_rows(rep):
+    """One row per parameter and set of values, with the cases it affects
+    (a new faultline option shows once, not once per case)."""
+    groups = {}
+    for d in rep["param_diffs"]:
+        for k, vals in d["params"].items():
+            key = (k, tuple("-" if v is None else str(v) for v in vals))
+            groups.setdefault(key, []).append(d["case"])
+    rows = []
+    for (k, vals), cases in groups.items():
+        where = cases[0] if len(cases) == 1 else "%d cases, e.g. %s" % (len(cases), cases[0])
+        rows.append([k] + list(vals) + [where])
+    return rows

@@ -30,14 +30,17 @@ def schema_problem(obj, kind):
     return None
 
 
+def params_json(rec):
+    return json.dumps(rec.get("params") or {}, sort_keys=True, separators=(",", ":"))
+
+
 def case_key(rec):
-    """Workload, backing and parameters; plus the case name, which the engine
-    builds from them and which also carries core options that shape a case
-    but are not in params (fault-scale threads=1 vs threads=0)."""
-    params = rec.get("params") or {}
-    name = rec.get("case") if isinstance(rec.get("case"), str) else ""
-    return (str(rec.get("workload")), str(rec.get("backing")),
-            json.dumps(params, sort_keys=True, separators=(",", ":")), name)
+    """Workload, backing and the case name.  The engine builds the name from
+    the parameters set in the job, so it also tells apart cases that differ in
+    core options not kept in params (fault-scale threads=1 vs threads=0), and
+    it survives a faultline version that adds an option with a default (the
+    full params then differ: compare.build lists such differences)."""
+    return (str(rec.get("workload")), str(rec.get("backing")), case_name(rec))
 
 
 def case_name(rec):
@@ -233,6 +236,9 @@ def _load_records(run):
                                "buckets; the buckets are used"
                         % (lineno, case_name(rec), ", ".join(rec["_pct_mismatch"])))
         key = case_key(rec)
+        if key in run.records and params_json(run.records[key]) != params_json(rec):
+            # same name, other parameters: keep both apart
+            key = key + (params_json(rec),)
         if key in run.records:
             run.problem(fname, "line %d: case %s appears again; the later record is used"
                         % (lineno, case_name(rec)))

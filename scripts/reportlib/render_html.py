@@ -149,6 +149,9 @@ def render(rep, plots):
         w(table(["case", "present in", "missing in"],
                 [[u["case"], ", ".join(u["present"]), ", ".join(u["missing"])]
                  for u in rep["unmatched"]]))
+    if rep["param_diffs"]:
+        w("<h2>Cases matched by name whose parameters differ</h2>")
+        w(table(["parameter"] + cols + ["cases"], fmt.param_diff_rows(rep)))
     if rep["unmatched_metrics"]:
         w("<h2>Metrics recorded on one side only</h2>")
         w(table(["case", "metric", "run", "only in"],

@@ -167,6 +167,11 @@ def render(rep):
                          [[u["case"], ", ".join(u["present"]), ", ".join(u["missing"])]
                           for u in rep["unmatched"]]))
         w("")
+    if rep["param_diffs"]:
+        w("Cases matched by name whose parameters differ (e.g. another faultline version)")
+        w("-" * 78)
+        w(fmt.text_table(["parameter"] + cols + ["cases"], fmt.param_diff_rows(rep)))
+        w("")
     if rep["unmatched_metrics"]:
         w("Metrics recorded on one side only (not compared)")
         w("------------------------------------------------")

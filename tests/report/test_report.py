@@ -398,6 +398,25 @@ class TestComparisons(Tmp):
                          ["gup-user/anon-4k/entry=vmsplice"])
         self.assertIn("Unmatched cases", md)
 
+    def test_new_default_parameter_still_matches(self):
+        """A newer faultline adds an option with a default: the case name is
+        the same, params differ; matched, and the difference listed."""
+        def rec(run, params, seed):
+            r = F.record(run, 60, "dax-populate", "fsdax", params, metrics={
+                "throughput": F.metric(random.Random(seed), "GB/s", "higher", 5, 0.01, 5)})
+            r["case"] = "dax-populate/fsdax/mode=write-touch"
+            return r
+        a = F.suite(self.path("a"), "a", 1, extra=[rec("a", {"mode": "write-touch"}, 1)])
+        b = F.suite(self.path("b"), "b", 2, extra=[
+            rec("b", {"mode": "write-touch", "fio_rounds": "3"}, 2)])
+        rep, md, _, _ = self.run_report([a, b], "--no-html")
+        self.assertEqual(rep["unmatched"], [])
+        self.assertEqual(rep["param_diffs"], [{"case": "dax-populate/fsdax/mode=write-touch",
+                                               "params": {"fio_rounds": ["(absent)", "3"]}}])
+        c = next(c for c in rep["comparisons"] if c["case"].startswith("dax-populate"))
+        self.assertIn("parameters differ: fio_rounds (absent)->3", c["notes"][0])
+        self.assertIn("fio_rounds", md)
+
     def test_metric_on_one_side_only_is_listed(self):
         ra = F.record("a", 60, "gup-user", "thp", {"entry": "io_uring"}, metrics={
             "time_per_op": F.metric(random.Random(1), "ns/page", "lower", 50, 0.01, 5)})
