@@ -37,6 +37,11 @@
  * device writes through the pin, the CPU must see it) or the mirror
  * re-faulted (time, invalidations by event, stale entries must be 0).
  *
+ * pair=4k|unheld moves a twin range in the same batch (order alternating)
+ * and records the ratio of the two moves: THP vs 4 KiB folios, or a mirrored
+ * range vs the same backing without the mirror.  Under TCG with a loaded
+ * host one case against another drifts by 5x; the same-moment ratio does not.
+ *
  * Outcomes: data loss anywhere is fail; pages that did not move are the
  * observed behaviour (counted per errno name, in and out of the held range).
  */
@@ -74,6 +79,9 @@ enum { R_NONE, R_FORK, R_MUNMAP };
 static const char *const races[] = { "none", "fork", "munmap", NULL };
 
 enum { G_4K, G_FOLIO };
+
+enum { P_NONE, P_4K, P_UNHELD };
+static const char *const pairs[] = { "none", "4k", "unheld", NULL };
 static const char *const granules[] = { "4k", "folio", NULL };
 
 enum { LAT_MOVE, LAT_REMIRROR, LAT_CALLBACK };
@@ -88,7 +96,7 @@ struct nm_conf {
 	int64_t writers;
 	int race;
 	uint64_t race_len;
-	bool pair_4k;
+	int pair;
 };
 
 static const struct fl_option nm_options[] = {
@@ -110,8 +118,8 @@ static const struct fl_option nm_options[] = {
 		     "fork: a thread forks in a loop, children check the pattern; munmap: a thread unmaps, remaps and refills the last race_len bytes"),
 	FL_OPT_SIZE_(struct nm_conf, race_len, "race_len", 4096, 1ull << 30, "2M",
 		     "race=munmap: bytes at the end of the range that are unmapped and remapped"),
-	FL_OPT_BOOL_(struct nm_conf, pair_4k, "pair_4k", "no",
-		     "thp: in every batch also move an anon 4 KiB range of the same size (alternating which goes first) and record thp_speedup_per_byte at the same moment, robust to host noise (TCG)"),
+	FL_OPT_ENUM_(struct nm_conf, pair, "pair", pairs, "none",
+		     "a twin range of the same size moved in every batch (alternating which goes first), for ratios taken at the same moment, robust to host noise (TCG): 4k (thp backing) an anon 4 KiB twin -> thp_speedup_per_byte; unheld (hold=mirror) a twin of the same backing without the mirror -> mirror_slowdown, mirror_added_ns_per_folio"),
 	FL_OPT_END
 };
 
@@ -195,10 +203,11 @@ struct nm_worker {
 	atomic_int pause, parked, quit;
 	/* case totals, for details */
 	int *prev;		/* where each page was before the move */
-	/* pair_4k: the 4 KiB twin range */
+	/* pair: the twin range */
 	struct fl_mapping pm;
 	bool pmapped;
-	void **ppages;
+	void **ppages, **pmv;
+	size_t npmv;
 	int *pnodes, *pstatus, *pwhere;
 	uint64_t pmove_ns;
 	/* case totals: why pages did not move (their per-page status) */
@@ -278,9 +287,13 @@ static const char *nm_supported(struct fl_case *c)
 		return "race_len must be a multiple of the backing's page size";
 	if (cf->race == R_MUNMAP && cf->hold != H_NONE)
 		return "race=munmap runs with hold=none (the device would hold pages the race unmaps)";
-	if (cf->pair_4k && (c->backing != FL_BACKING_THP || cf->hold != H_NONE || cf->race != R_NONE ||
-			    cf->readers || cf->writers || (cf->method != M_MOVE_PAGES && cf->method != M_MOVE_PAGES_ALL)))
-		return "pair_4k runs on the thp backing with move-pages, no hold, no race and no accessors";
+	if (cf->pair && (cf->race != R_NONE || cf->readers || cf->writers ||
+			 (cf->method != M_MOVE_PAGES && cf->method != M_MOVE_PAGES_ALL)))
+		return "pair runs with method=move-pages or move-pages-all, no race and no accessors";
+	if (cf->pair == P_4K && (c->backing != FL_BACKING_THP || cf->hold != H_NONE))
+		return "pair=4k runs on the thp backing with hold=none";
+	if (cf->pair == P_UNHELD && cf->hold != H_MIRROR)
+		return "pair=unheld runs with hold=mirror (a pinned range does not move)";
 	if (cf->hold == H_PIN)
 		return fl_driver_supported(FL_FEAT_PIN);
 	if (cf->hold == H_MIRROR)
@@ -709,27 +722,30 @@ out:
 	return (int)ret;
 }
 
-/* pair_4k: map the 4 KiB twin, fill it, bind it like the range, put it on a. */
+/* pair: map the twin, fill it, bind it like the range, put it on a. */
 static int pair_setup(struct fl_worker *w, struct nm_worker *nw)
 {
 	const struct nm_conf *cf = w->c->config;
+	enum fl_backing_id b = cf->pair == P_4K ? FL_BACKING_ANON_4K : w->c->backing;
+	size_t stride = cf->granule == G_FOLIO ? fl_backings[b].page_size : 4096;
 	uint64_t *p;
 	char why[256];
 	int ret;
 
-	ret = fl_map(w->c->bconf, FL_BACKING_ANON_4K, nw->npages * 4096, 0, &nw->pm, why, sizeof(why));
+	ret = fl_map(w->c->bconf, b, nw->npages * 4096, 0, &nw->pm, why, sizeof(why));
 	if (ret)
-		return ret == -ENOMEM ? fl_case_skip(w->c, "pair_4k: %s", why) : fl_case_error(w->c, "pair_4k: %s", why);
+		return ret == -ENOMEM ? fl_case_skip(w->c, "pair: %s", why) : fl_case_error(w->c, "pair: %s", why);
 	nw->pmapped = true;
 	nw->ppages = calloc(nw->npages, sizeof(void *));
+	nw->pmv = calloc(nw->npages, sizeof(void *));
 	nw->pnodes = calloc(nw->npages, sizeof(int));
 	nw->pstatus = calloc(nw->npages, sizeof(int));
 	nw->pwhere = calloc(nw->npages, sizeof(int));
-	if (!nw->ppages || !nw->pnodes || !nw->pstatus || !nw->pwhere)
+	if (!nw->ppages || !nw->pmv || !nw->pnodes || !nw->pstatus || !nw->pwhere)
 		return fl_case_error(w->c, "out of memory for %zu page entries", nw->npages);
 	ret = bind_both(nw, nw->pm.addr, nw->pm.len);
 	if (ret)
-		return fl_case_error(w->c, "pair_4k: mbind: %s", errname(-ret));
+		return fl_case_error(w->c, "pair: mbind: %s", errname(-ret));
 	p = nw->pm.addr;
 	for (uint64_t i = 0; i < nw->pm.len / 8; i++)
 		p[i] = fl_pattern(~nw->seed, i * 8);
@@ -737,10 +753,12 @@ static int pair_setup(struct fl_worker *w, struct nm_worker *nw)
 		nw->ppages[i] = (char *)nw->pm.addr + i * 4096;
 		nw->pnodes[i] = nw->node[0];
 	}
+	for (size_t off = 0; off < nw->pm.len; off += stride)
+		nw->pmv[nw->npmv++] = (char *)nw->pm.addr + off;
 	if (move_pages(0, nw->npages, nw->ppages, nw->pnodes, nw->pstatus, cf->method == M_MOVE_PAGES_ALL ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE) < 0)
-		return fl_case_error(w->c, "pair_4k: initial move_pages: %s", errname(errno));
+		return fl_case_error(w->c, "pair: initial move_pages: %s", errname(errno));
 	if (fl_verify(&nw->pm, why, sizeof(why)))
-		return fl_case_skip(w->c, "pair_4k: %s", why);
+		return fl_case_skip(w->c, "pair: %s", why);
 	return 0;
 }
 
@@ -750,33 +768,43 @@ static int pair_move(struct fl_worker *w, struct nm_worker *nw, int node)
 	uint64_t t0;
 	long ret;
 
-	for (size_t i = 0; i < nw->npages; i++)
+	for (size_t i = 0; i < nw->npmv; i++)
 		nw->pnodes[i] = node;
 	t0 = fl_now_ns();
-	ret = move_pages(0, nw->npages, nw->ppages, nw->pnodes, nw->pstatus,
+	ret = move_pages(0, nw->npmv, nw->pmv, nw->pnodes, nw->pstatus,
 			 cf->method == M_MOVE_PAGES_ALL ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE);
 	nw->pmove_ns = fl_now_ns() - t0;
-	return ret < 0 ? fl_case_error(w->c, "pair_4k: move_pages to node %d: %s", node, errname(errno)) : 0;
+	return ret < 0 ? fl_case_error(w->c, "pair: move_pages to node %d: %s", node, errname(errno)) : 0;
 }
 
 /* The twin must be on @node with its data; then the same-moment ratio. */
-static int pair_check(struct fl_worker *w, struct nm_worker *nw, int node, uint64_t thp_moved)
+static int pair_check(struct fl_worker *w, struct nm_worker *nw, int node, uint64_t moved,
+		      uint64_t folios)
 {
+	const struct nm_conf *cf = w->c->config;
 	const uint64_t *p = nw->pm.addr;
 	uint64_t on = 0;
 
 	if (move_pages(0, nw->npages, nw->ppages, NULL, nw->pwhere, 0) < 0)
-		return fl_case_error(w->c, "pair_4k: status query: %s", errname(errno));
+		return fl_case_error(w->c, "pair: status query: %s", errname(errno));
 	for (size_t i = 0; i < nw->npages; i++)
 		on += nw->pwhere[i] == node;
 	for (uint64_t i = 0; i < nw->pm.len / 8; i++)
 		if (p[i] != fl_pattern(~nw->seed, i * 8))
-			return fl_case_fail(w->c, "pair_4k: word at byte %llu changed after migrating to node %d",
+			return fl_case_fail(w->c, "pair: word at byte %llu changed after migrating to node %d",
 					    (unsigned long long)i * 8, node);
-	if (on != nw->npages || thp_moved != nw->npages || !nw->pmove_ns || !nw->move_ns)
+	if (on != nw->npages || moved != nw->npages || !nw->pmove_ns || !nw->move_ns || !folios)
 		return 0;	/* a partial move is not a ratio */
-	fl_metric(w->c, "pair_4k_GBps", "GB/s", FL_HIGHER_IS_BETTER, (double)nw->pm.len / (double)nw->pmove_ns);
-	fl_metric(w->c, "thp_speedup_per_byte", "x", FL_HIGHER_IS_BETTER, (double)nw->pmove_ns / (double)nw->move_ns);
+	fl_metric(w->c, "twin_GBps", "GB/s", FL_HIGHER_IS_BETTER, (double)nw->pm.len / (double)nw->pmove_ns);
+	if (cf->pair == P_4K) {
+		fl_metric(w->c, "thp_speedup_per_byte", "x", FL_HIGHER_IS_BETTER,
+			  (double)nw->pmove_ns / (double)nw->move_ns);
+	} else {
+		fl_metric(w->c, "mirror_slowdown", "x", FL_LOWER_IS_BETTER,
+			  (double)nw->move_ns / (double)nw->pmove_ns);
+		fl_metric(w->c, "mirror_added_ns_per_folio", "ns/folio", FL_LOWER_IS_BETTER,
+			  ((double)nw->move_ns - (double)nw->pmove_ns) / (double)folios);
+	}
 	return 0;
 }
 
@@ -838,7 +866,7 @@ static int nm_prepare(struct fl_worker *w)
 		return fl_case_error(w->c, "move_pages status query: %s", errname(errno));
 	if (fl_verify(&nw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "after the initial move to node %d: %s", nw->node[0], why);
-	if (cf->pair_4k && (ret = pair_setup(w, nw)))
+	if (cf->pair && (ret = pair_setup(w, nw)))
 		return ret;
 	ret = hold_create(w, nw);
 	if (ret)
@@ -857,15 +885,15 @@ static int nm_run(struct fl_worker *w, struct fl_work *done)
 	const struct nm_conf *cf = w->c->config;
 	struct nm_worker *nw = w->priv;
 	int to = nw->node[!nw->at], ret;
-	/* pair_4k: alternate which range goes first, so neither always moves into a warm node. */
-	bool twin_first = cf->pair_4k && (nw->moves / 2) % 2;
+	/* pair: alternate which range goes first, so neither always moves into a warm node. */
+	bool twin_first = cf->pair && (nw->moves / 2) % 2;
 
 	if (twin_first && (ret = pair_move(w, nw, to)))
 		return ret;
 	ret = migrate_to(w, nw, to);
 	if (ret)
 		return ret;
-	if (cf->pair_4k && !twin_first && (ret = pair_move(w, nw, to)))
+	if (cf->pair && !twin_first && (ret = pair_move(w, nw, to)))
 		return ret;
 	nw->at = !nw->at;
 	done->ops = nw->folios_before;
@@ -1086,7 +1114,7 @@ static int nm_check(struct fl_worker *w)
 				fl_metric(w->c, cf->race == R_FORK ? "forks" : "munmaps", "ops", FL_INFORMATIONAL,
 					  (double)(nw->acc[i].forks + nw->acc[i].munmaps));
 	}
-	if (cf->pair_4k && (ret = pair_check(w, nw, target, moved)))
+	if (cf->pair && (ret = pair_check(w, nw, target, moved, folios)))
 		return ret;
 	return check_device(w, nw);
 }
@@ -1112,6 +1140,7 @@ static void nm_teardown(struct fl_case *c)
 		if (nw->pmapped)
 			fl_unmap(&nw->pm);
 		free(nw->ppages);
+		free(nw->pmv);
 		free(nw->pnodes);
 		free(nw->pstatus);
 		free(nw->pwhere);

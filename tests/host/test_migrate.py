@@ -78,7 +78,7 @@ def test_option_errors_are_skips_with_reasons():
 def test_two_nodes_thp_moves_faster_per_byte():
     """Check 1 on a two-node machine: 4K and THP pass with per-direction GB/s
     and ns/folio, and THP moves more bytes per second than a 4 KiB range of
-    the same size moved in the same batches (pair_4k: a same-moment ratio,
+    the same size moved in the same batches (pair=4k: a same-moment ratio,
     which host noise cannot tilt the way it tilts one case against another)."""
     if numa_nodes() < 2:
         raise Skip(f"needs 2 NUMA nodes, found {numa_nodes()} (runs in the kernel matrix: scripts/vm run --suite workloads/suites/migrate.job)")
@@ -87,7 +87,7 @@ def test_two_nodes_thp_moves_faster_per_byte():
     recs, _, _ = run_cases("numa-migrate", "--backing", "anon-4k,thp", "--repeat", "6",
                            "--set", "size=16M", "--set", "granule=folio", timeout=1800)
     pair, _, _ = run_cases("numa-migrate", "--backing", "thp", "--repeat", "8", "--set", "size=16M",
-                           "--set", "granule=folio", "--set", "pair_4k=yes", timeout=1800)
+                           "--set", "granule=folio", "--set", "pair=4k", timeout=1800)
     for r in recs + pair:
         if r["status"] == "skip":
             raise Skip(f"{r['case']}: {r['reason']}")
