@@ -182,9 +182,9 @@ def layout_note(a):
             "node 1 = the rest, mapped from 4G up; one socket per node "
             "(CPUs sharing an LLC across nodes WARN in topology_sane). "
             f"memmap={a.pmem} must lie in guest RAM at or above 4G, so the "
-            "PMEM region sits in node 1. With 6G node 1 kept only 1G of "
-            "RAM and 6.1 (node-local THP for MADV_HUGEPAGE) fell back to "
-            "4K pages for workers on node 1; 8G gives 3G RAM per node")
+            "PMEM region sits in node 1. With 6G node 1 keeps only 1G of "
+            "RAM (too little for NUMA migration storms and node-local "
+            "huge pages); 8G gives 3G of RAM to each node")
 
 
 def qemu_command(k, a, accel, initrd, image, out):
