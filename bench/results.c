@@ -73,23 +73,75 @@ static int mkdir_p(const char *path)
 	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
 }
 
-static int write_json_atomic(const char *path, json_t *j)
+/*
+ * Replace @path with @len bytes, never leaving a half-written file behind,
+ * even under SIGKILL: the data goes to an unnamed O_TMPFILE inode, is
+ * fsync'd, gets a temporary name only once complete, and is rename()d over
+ * @path.  Filesystems without O_TMPFILE fall back to writing PATH.tmp.
+ */
+int fl_write_file_atomic(const char *path, const char *data, size_t len)
 {
-	char tmp[600];
-	int fd;
+	char tmp[PATH_MAX + 8], dir[PATH_MAX], fdpath[64];
+	const char *slash = strrchr(path, '/');
+	bool named = false;
+	int fd, err;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		named = true;
+	}
 	if (fd < 0)
 		return -1;
-	if (json_dumpfd(j, fd, JSON_INDENT(2) | JSON_SORT_KEYS) || write(fd, "\n", 1) != 1 ||
-	    fsync(fd)) {
-		close(fd);
-		unlink(tmp);
-		return -1;
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (fsync(fd))
+		goto fail;
+	if (!named) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		unlink(tmp);	/* a stale one from a pre-O_TMPFILE kill */
+		if (linkat(AT_FDCWD, fdpath, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW))
+			goto fail;
 	}
 	close(fd);
-	return rename(tmp, path);
+	if (rename(tmp, path)) {
+		err = errno;
+		unlink(tmp);
+		errno = err;
+		return -1;
+	}
+	return 0;
+fail:
+	err = errno;
+	close(fd);
+	if (named)
+		unlink(tmp);
+	errno = err;
+	return -1;
+}
+
+static int write_json_atomic(const char *path, json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	size_t len;
+	int ret;
+
+	if (!text)
+		return -1;
+	len = strlen(text);
+	text[len] = '\n';	/* json_dumps leaves room: the NUL becomes the newline */
+	ret = fl_write_file_atomic(path, text, len + 1);
+	free(text);
+	return ret;
 }
 
 int fl_results_open(struct fl_results *r, const char *out_dir, bool resume,

@@ -38,6 +38,8 @@ json_t *fl_record_new(const struct fl_case_def *def, const char *status,
 /* NaN and infinities become null: JSON has no such numbers. */
 json_t *fl_json_real(double v);
 json_t *fl_hist_json(const struct fl_hist *h);
+/* Replace @path with @data whole or not at all, even under SIGKILL. */
+int fl_write_file_atomic(const char *path, const char *data, size_t len);
 /* "2026-11-21T19:30:12Z" */
 void fl_iso_time(char *buf, size_t len);
 

@@ -1224,12 +1224,13 @@ static void slot_keys(struct slot *slots, unsigned n)
 static int write_job(const char *path, const struct stress_conf *sc, struct slot *slots, unsigned n,
 		     const char *comment)
 {
-	char tmp[PATH_MAX + 8], val[FL_OPT_STRLEN];
+	char val[FL_OPT_STRLEN], *text = NULL;
+	size_t len = 0;
 	FILE *f;
 	bool first = true;
+	int ret;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
+	f = open_memstream(&text, &len);
 	if (!f)
 		return -1;
 	fprintf(f, "; %s\n; run: faultline stress --suite %s\n\n[stress]\nseed=%" PRIu64 "\nduration=%g\nhistory=%g\nperturbers=",
@@ -1259,31 +1260,28 @@ static int write_job(const char *path, const struct stress_conf *sc, struct slot
 				fprintf(f, "%s=%s\n", o->name, val);
 		}
 	}
-	if (fflush(f) || fsync(fileno(f))) {
-		fclose(f);
-		unlink(tmp);
+	if (fclose(f)) {
+		free(text);
 		return -1;
 	}
-	fclose(f);
-	return rename(tmp, path);
+	ret = fl_write_file_atomic(path, text, len);
+	free(text);
+	return ret;
 }
 
 static int write_json_file(const char *path, json_t *j)
 {
-	char tmp[PATH_MAX + 8];
-	int fd;
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	size_t len;
+	int ret;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	if (!text)
 		return -1;
-	if (json_dumpfd(j, fd, JSON_INDENT(2) | JSON_SORT_KEYS) || write(fd, "\n", 1) != 1 || fsync(fd)) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	return rename(tmp, path);
+	len = strlen(text);
+	text[len] = '\n';
+	ret = fl_write_file_atomic(path, text, len + 1);
+	free(text);
+	return ret;
 }
 
 /* ---- the coordinator ---------------------------------------------------------- */
