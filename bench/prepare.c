@@ -69,7 +69,8 @@ int fl_prepare_begin(const struct fl_plan *plan, char *err, size_t errlen)
 		ret = set_setting("/sys/kernel/mm/transparent_hugepage/enabled", modes[mode], true);
 		action("transparent_hugepage/enabled", ret);
 		if (ret)
-			snprintf(err, errlen, "cannot set THP mode %s: %s", modes[mode], strerror(-ret));
+			snprintf(err, errlen, "cannot set THP mode %s in /sys/kernel/mm/transparent_hugepage/enabled: %s%s",
+				 modes[mode], strerror(-ret), ret == -EACCES || ret == -EPERM ? " (needs root)" : "");
 	}
 	return ret;
 }
