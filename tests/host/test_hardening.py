@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from hostlib import FAULTLINE, ROOT, Skip, read_records
+from hostlib import FAULTLINE, ROOT, Skip, read_records, thp_mode
 
 CRASH_MARKS = ("AddressSanitizer", "runtime error:", "Segmentation fault", "core dumped",
                "Traceback", "Aborted")
@@ -213,6 +213,8 @@ def test_without_root():
     assert p.returncode in (0, 2), p
     if p.returncode == 2:
         assert p.stderr.startswith("faultline: ") and "root" in p.stderr.lower(), p.stderr
+    if thp_mode() not in (None, "always"):
+        assert "(needs root)" in p.stderr and "transparent_hugepage" in p.stderr, p.stderr
     notes.append(f"--prepare: exit {p.returncode} {p.stderr.strip()[:160]}")
 
     # stress as nobody: root-only perturbers are skipped with the reason.
