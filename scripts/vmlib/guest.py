@@ -208,19 +208,35 @@ def build_faultline(k, logf, repo=REPO):
         notes["packages"] = f"{k.suite} lacks {', '.join(absent)}"
     work = cache_dir() / "build" / k.label
     src = work / "src"
+    # Tracked and untracked-but-not-ignored files: what a clone would have.
+    files = [f.decode() for f in subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
+         "--exclude-standard"], capture_output=True).stdout.split(b"\0")
+        if f and (repo / f.decode()).is_file()]
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(f.encode() + b"\0" + (repo / f).read_bytes())
+    marker = Path(k.root) / ".complete"
+    h.update(f"{k.release} {k.kdir} {marker.stat().st_mtime}".encode())
+    key = h.hexdigest()
+    stamp = work / "key.json"
+    try:
+        old = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        old = {}
+    if old.get("key") == key:
+        fl = Path(old["faultline"]) if old.get("faultline") else None
+        ko = Path(old["driver"]) if old.get("driver") else None
+        if (not fl or fl.exists()) and (not ko or ko.exists()):
+            log(f"build: cached in {work} (same sources, root and kernel)")
+            return fl, ko, old.get("notes", {})
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
-    # Tracked and untracked-but-not-ignored files: what a clone would have.
-    files = subprocess.run(
-        ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
-         "--exclude-standard"], capture_output=True).stdout.split(b"\0")
     for f in files:
-        s = repo / f.decode()
-        if f and s.is_file():
-            t = src / f.decode()
-            t.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(s, t)
+        t = src / f
+        t.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / f, t)
     ver = subprocess.run(["git", "-C", str(repo), "describe", "--always",
                           "--dirty", "--tags"], capture_output=True,
                          text=True).stdout.strip() or "unknown"
@@ -260,6 +276,8 @@ def build_faultline(k, logf, repo=REPO):
                                f"KDIR={k.kdir} failed (log {logf})")
         else:
             ko = kos[0]
+    write_json(stamp, {"key": key, "faultline": str(fl) if fl else None,
+                       "driver": str(ko) if ko else None, "notes": notes})
     return fl, ko, notes
 
 

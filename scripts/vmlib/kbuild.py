@@ -80,10 +80,15 @@ def build(k, kd, suite, srcver, frags, base):
     absent = roots.ensure_packages(suite, KBUILD_PKGS)
     if absent:
         raise VmError(f"{suite} lacks kernel build tools {absent}")
+    logf = kd / "build.log"
+    if (kd / "src" / ".config").exists() and (kd / "configured").exists():
+        # an interrupted build of the same key: make picks up where it was
+        log(f"kernel {k.spec}: resuming the build in {kd}")
+        compile_and_finish(k, kd, suite, srcver, frags, base, logf, t0)
+        return
     if kd.exists():
         shutil.rmtree(kd)
     kd.mkdir(parents=True)
-    logf = kd / "build.log"
     sd = cache_dir() / "sources"
     pkg = f"linux-source-{ver}"
     debs = sorted(sd.glob(f"{pkg}_{srcver.replace(':', '%3a')}_*.deb"))
@@ -110,17 +115,17 @@ def build(k, kd, suite, srcver, frags, base):
            if base == "defconfig" else
            "cp /boot/config-$(ls /lib/modules | sort -V | tail -1) .config")
     names = " ".join(f".faultline-fragments/{f.name}" for f in frags)
-    jobs = os.environ.get("FAULTLINE_KBUILD_JOBS", "2")
     steps = [
         ("configure", f"cd /srv/src && {cfg} && "
          f"scripts/kconfig/merge_config.sh -m .config {names} && "
          "make olddefconfig"),
-        ("compile", f"cd /srv/src && make -j{jobs} bzImage modules"),
-        ("install", "cd /srv/src && rm -rf /srv/install && "
-         "mkdir -p /srv/install && cp arch/x86/boot/bzImage /srv/install/ && "
-         "make modules_install INSTALL_MOD_PATH=/srv/install "
-         "INSTALL_MOD_STRIP=1 && make -s kernelrelease > /srv/release"),
     ]
+    run_steps(k, kd, steps[:1], logf)
+    (kd / "configured").write_text("")
+    compile_and_finish(k, kd, suite, srcver, frags, base, logf, t0)
+
+
+def run_steps(k, kd, steps, logf):
     for name, cmd in steps:
         tp = time.monotonic()
         log(f"kernel {k.spec}: {name} (log {logf})")
@@ -129,6 +134,17 @@ def build(k, kd, suite, srcver, frags, base):
             raise VmError(f"kernel build step {name} failed; see {logf}")
         log(f"kernel {k.spec}: {name} done in "
             f"{time.monotonic() - tp:.0f} s")
+
+
+def compile_and_finish(k, kd, suite, srcver, frags, base, logf, t0):
+    jobs = os.environ.get("FAULTLINE_KBUILD_JOBS", "2")
+    run_steps(k, kd, [
+        ("compile", f"cd /srv/src && make -j{jobs} bzImage modules"),
+        ("install", "cd /srv/src && rm -rf /srv/install && "
+         "mkdir -p /srv/install && cp arch/x86/boot/bzImage /srv/install/ && "
+         "make modules_install INSTALL_MOD_PATH=/srv/install "
+         "INSTALL_MOD_STRIP=1 && make -s kernelrelease > /srv/release")],
+        logf)
     release = (kd / "release").read_text().strip()
     # Missing enabled options (e.g. renamed across versions) are recorded.
     config = (kd / "src" / ".config").read_text()
