@@ -196,6 +196,45 @@ def group_unittest(tally, group, directory):
         os.chdir(cwd)
 
 
+def group_vm(tally):
+    """tests/vm/run boots a Debian kernel with the driver and PMEM (scripts/vm);
+    tests/vm/pmem-setup then reuses that boot's build to test scripts/pmem-setup
+    in a guest.  Their per-check lines become tally entries."""
+    if os.environ.get("FAULTLINE_SKIP_VM"):
+        tally.add("vm", "tests/vm", "skip", "FAULTLINE_SKIP_VM is set")
+        return
+    p = subprocess.run([os.path.join(ROOT, "tests/vm/run"), "--keep"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=3600)
+    base = None
+    for line in p.stdout.splitlines():
+        m = re.match(r"vm: (ok  |FAIL|SKIP:) ?(.*)", line)
+        if line.startswith("vm: results in "):
+            base = line[len("vm: results in "):].strip()
+        elif m and m.group(1) == "SKIP:":
+            tally.add("vm", "tests/vm/run", "skip", m.group(2))
+            return
+        elif m:
+            tally.add("vm", m.group(2).split(" (")[0],
+                      "pass" if m.group(1) == "ok  " else "fail", m.group(2))
+    if p.returncode not in (0, 1) or not base:
+        tally.add("vm", "tests/vm/run", "fail", f"exit {p.returncode}: {(p.stderr or p.stdout)[-1500:]}")
+        return
+    smoke = os.path.join(base, "smoke")
+    if not os.path.exists(os.path.join(ROOT, "tests/vm/pmem-setup")) or not os.path.isdir(smoke):
+        return
+    p = subprocess.run([os.path.join(ROOT, "tests/vm/pmem-setup"), "--from", smoke,
+                        "--out", os.path.join(base, "pmem-setup")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    seen = False
+    for line in p.stdout.splitlines():
+        m = re.match(r"(PASS|FAIL) (.*)", line)
+        if m:
+            seen = True
+            tally.add("vm", f"pmem-setup {m.group(2)}", "pass" if m.group(1) == "PASS" else "fail")
+    if not seen:
+        tally.add("vm", "tests/vm/pmem-setup", "fail", f"exit {p.returncode}: {(p.stderr or p.stdout)[-1500:]}")
+
+
 GROUPS = ["unit", "unit-asan", "malformed", "host", "report", "vm"]
 
 
@@ -220,7 +259,7 @@ def main():
         elif g == "report":
             group_unittest(tally, g, "tests/report")
         elif g == "vm":
-            group_pyfuncs(tally, g, "tests/vm")
+            group_vm(tally)
     c = tally.counts
     if tally.failures:
         print("\nfailures:\n  " + "\n  ".join(tally.failures))
