@@ -145,9 +145,10 @@ struct cow_pin_worker {
 	struct verdict *child;	/* MAP_SHARED page */
 };
 
+/* hugetlb: the parent's buffer, the child's copy at fork, a COW copy in the parent. */
 static size_t cow_pin_footprint(const struct fl_case *c)
 {
-	return ((const struct cow_pin_conf *)c->config)->size;
+	return ((const struct cow_pin_conf *)c->config)->size * 3;
 }
 
 static bool shared_backing(const struct fl_case *c)
@@ -543,11 +544,33 @@ static void pin_release(struct pin_state *ps)
 	}
 }
 
+/*
+ * The child died before reporting.  On hugetlb that is documented when the
+ * pool runs dry: a COW in the reservation owner (the parent) takes the page
+ * from the child, which gets SIGBUS (unmap_ref_private).
+ */
+static int child_died(struct fl_worker *w, int st)
+{
+	bool huge = w->c->backing == FL_BACKING_HUGETLB_2M || w->c->backing == FL_BACKING_HUGETLB_1G;
+
+	if (WIFSIGNALED(st)) {
+		fl_case_detail(w->c, "behaviour.child", sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
+		if (huge && WTERMSIG(st) == SIGBUS)
+			return fl_case_skip(w->c, "the child got SIGBUS: the hugetlb pool ran out at a COW after fork "
+					    "and the kernel took the page from the child (documented for MAP_PRIVATE "
+					    "hugetlb); reserve more huge pages (--prepare reserves 3x size)");
+		return fl_case_error(w->c, "the child was killed by SIG%s before reporting",
+				     sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
+	}
+	return fl_case_error(w->c, "the child exited with status %d before reporting", WEXITSTATUS(st));
+}
+
 static int report(struct fl_worker *w, const char *who, const struct verdict *v, size_t len)
 {
 	const struct cow_pin_conf *cf = w->c->config;
 	char buf[160];
 	const char *want = v->want == EXP_ZERO ? "zeroes" : fl_actor_name[v->want];
+	bool huge = w->c->backing == FL_BACKING_HUGETLB_2M || w->c->backing == FL_BACKING_HUGETLB_1G;
 
 	snprintf(buf, sizeof(buf), "%s: %llu bad words, first at byte 0x%llx (page %llu + %llu, %s region)",
 		 who, (unsigned long long)v->bad, (unsigned long long)v->first,
@@ -557,6 +580,17 @@ static int report(struct fl_worker *w, const char *who, const struct verdict *v,
 	/* The cross-kernel table (scripts/report) shows this per kernel. */
 	snprintf(buf, sizeof(buf), "%s saw %s", who, v->got_unknown ? "other data" : fl_whose(v->first, v->got));
 	fl_case_detail(w->c, "behaviour.cow", buf);
+	/*
+	 * hugetlb reuses a COW page by mapcount (hugetlb_wp), and vmsplice
+	 * takes FOLL_GET references, not pins: a write can reach the pages a
+	 * pipe holds.  cow.c marks exactly these vmsplice tests on hugetlb
+	 * XFAIL ("harder to fix and nobody really cares"): recorded, not failed.
+	 */
+	if (huge && cf->pin == PIN_VMSPLICE && !cf->inject) {
+		fl_case_detail(w->c, "known_issue", "XFAIL as in selftests/mm/cow.c: vmsplice (FOLL_GET) on hugetlb leaks "
+			       "across fork; hugetlb_wp reuses by mapcount");
+		return 0;
+	}
 	return fl_case_fail(w->c, "scenario %s, backing %s%s, pin %s: %s saw %s at byte 0x%llx "
 			    "(page %llu + %llu, %s region) where %s was expected; %llu bad words in %zu KiB",
 			    scenarios[cf->scenario], fl_backings[w->c->backing].name,
@@ -627,9 +661,13 @@ static int run_vmsplice_child(struct fl_worker *w, char *buf, size_t len)
 		static char copy[65536];
 		size_t got = 0;
 
+		close(c2p[0]);
+		close(p2c[1]);
 		if (vmsplice(pp[1], &iov, 1, 0) != (ssize_t)len)
 			_exit(2);
-		munmap(buf, len);
+		/* All of it: a hugetlb munmap must cover whole huge pages. */
+		if (munmap(pw->m.map_addr, pw->m.map_len))
+			_exit(4);
 		sync_write(c2p[1]);
 		sync_read(p2c[0]);
 		while (got < len) {
@@ -643,14 +681,19 @@ static int run_vmsplice_child(struct fl_worker *w, char *buf, size_t len)
 		out->done = 1;
 		_exit(0);
 	}
+	close(c2p[1]);
+	close(p2c[0]);
 	sync_read(c2p[0]);
 	/* Every region: the parent's post-fork write must stay the parent's. */
 	fl_fill(buf, 0, len, ACT_PARENT);
 	sync_write(p2c[1]);
 	waitpid(pid, &st, 0);
-	close(c2p[0]); close(c2p[1]); close(p2c[0]); close(p2c[1]); close(pp[0]); close(pp[1]);
+	close(c2p[0]);
+	close(p2c[1]);
+	close(pp[0]);
+	close(pp[1]);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) || !out->done)
-		return fl_case_error(w->c, "vmsplice child ended with status 0x%x before checking", st);
+		return child_died(w, st);
 	if (out->bad)
 		return report(w, "the child's vmsplice'd pages", out, len);
 	fl_case_detail(w->c, "behaviour.cow", "as expected");
@@ -740,8 +783,15 @@ static int cow_pin_run(struct fl_worker *w, struct fl_work *done)
 		ret = fl_case_error(w->c, "fork: %s", strerror(errno));
 		goto out;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		close(c2p[0]);
+		close(p2c[1]);
 		child_main(cf, buf, len, &cex, pw->child, c2p[1], p2c[0]);
+	}
+	/* Only the child holds these now: if it dies, the parent reads EOF instead of hanging. */
+	close(c2p[1]);
+	close(p2c[0]);
+	c2p[1] = p2c[0] = -1;
 
 	if (cf->scenario == SC_MPROTECT && mprotect(buf, len, PROT_READ | PROT_WRITE)) {
 		ret = fl_case_error(w->c, "mprotect(PROT_READ|PROT_WRITE): %s", strerror(errno));
@@ -771,7 +821,7 @@ out_child:
 	if (ret)
 		goto out;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) || !pw->child->done) {
-		ret = fl_case_error(w->c, "child ended with status 0x%x before reporting", st);
+		ret = child_died(w, st);
 		goto out;
 	}
 	if (cf->pin == PIN_O_DIRECT) {
@@ -801,16 +851,14 @@ out_child:
 	ret = device_view(w, &ps, buf, len, &dex, &v);
 	if (!ret && v.bad)
 		ret = report(w, "the device (read back through the pin)", &v, len);
-	if (!ret)
+	if (!ret && !v.bad && !pw->child->bad)
 		fl_case_detail(w->c, "behaviour.cow", "as expected");
 out:
-	if (c2p[0] >= 0) {
-		close(c2p[0]);
-		close(c2p[1]);
-	}
-	if (p2c[0] >= 0) {
-		close(p2c[0]);
-		close(p2c[1]);
+	for (int i = 0; i < 2; i++) {
+		if (c2p[i] >= 0)
+			close(c2p[i]);
+		if (p2c[i] >= 0)
+			close(p2c[i]);
 	}
 	pin_release(&ps);
 	return ret;

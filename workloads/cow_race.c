@@ -126,9 +126,12 @@ struct cow_race_worker {
 	volatile int stop;
 };
 
+/* hugetlb: the buffer plus a copy per live child (pinned pages are copied at fork) and a COW spare. */
 static size_t cow_race_footprint(const struct fl_case *c)
 {
-	return ((const struct cow_race_conf *)c->config)->size;
+	const struct cow_race_conf *cf = c->config;
+
+	return cf->size * (size_t)(cf->children + 2);
 }
 
 static const char *cow_race_supported(struct fl_case *c)
