@@ -554,13 +554,13 @@ static int child_died(struct fl_worker *w, int st)
 	bool huge = w->c->backing == FL_BACKING_HUGETLB_2M || w->c->backing == FL_BACKING_HUGETLB_1G;
 
 	if (WIFSIGNALED(st)) {
-		fl_case_detail(w->c, "behaviour.child", sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
+		fl_case_detail(w->c, "behaviour.child", WTERMSIG(st) == SIGBUS ? "SIGBUS" : strsignal(WTERMSIG(st)));
 		if (huge && WTERMSIG(st) == SIGBUS)
 			return fl_case_skip(w->c, "the child got SIGBUS: the hugetlb pool ran out at a COW after fork "
 					    "and the kernel took the page from the child (documented for MAP_PRIVATE "
 					    "hugetlb); reserve more huge pages (--prepare reserves 3x size)");
-		return fl_case_error(w->c, "the child was killed by SIG%s before reporting",
-				     sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
+		return fl_case_error(w->c, "the child was killed by signal %d (%s) before reporting", WTERMSIG(st),
+				     strsignal(WTERMSIG(st)));
 	}
 	return fl_case_error(w->c, "the child exited with status %d before reporting", WEXITSTATUS(st));
 }
