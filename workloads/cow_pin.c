@@ -171,6 +171,8 @@ static const char *cow_pin_supported(struct fl_case *c)
 		return "MADV_WIPEONFORK applies to private anonymous memory only (EINVAL on shared and hugetlb mappings)";
 	if (cf->inject && (shared_backing(c) || cf->scenario == SC_DONTFORK || cf->scenario == SC_VMSPLICE_CHILD))
 		return "inject=lost-cow needs private memory the child inherits (shared memory has no COW to lose)";
+	if (cf->pin == PIN_O_DIRECT && cf->size > (16u << 20))
+		return "pin=o_direct keeps one read per page in flight in a 4096-entry ring: size at most 16M";
 	if (cf->pin == PIN_DRIVER)
 		return fl_driver_supported(FL_FEAT_PIN);
 	return NULL;
