@@ -570,10 +570,15 @@ def run_kernel(k, a, job, out):
             shutil.copytree(k.selftests, vmd / "selftests", symlinks=True)
         if k.modroot != k.root:
             # modules of a built kernel: bind-mounted over /lib/modules
+            # (hard links when on the same filesystem: no copy)
             dst = vmd / "lib" / "modules" / k.release
             if not dst.exists():
-                shutil.copytree(k.modroot / "lib/modules" / k.release, dst,
-                                symlinks=True)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                src = k.modroot / "lib/modules" / k.release
+                if run(["cp", "-al", src, dst], check=False,
+                       capture=True).returncode:
+                    shutil.rmtree(dst, ignore_errors=True)
+                    shutil.copytree(src, dst, symlinks=True)
         cmd = qemu_command(k, a, accel, initrd, image, out)
         meta["qemu"] = {"command_line": cmd, "version": qemu_version(),
                         "memory": a.mem, "cpus": a.cpus,
