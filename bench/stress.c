@@ -43,6 +43,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -117,9 +118,10 @@ static const char *const pert_help[P_COUNT] = {
 	"cgroup v2: squeeze memory.high (memory.max with swap) of the cases' cgroup",
 };
 
-enum mm_kind { MM_NONE, MM_SENTINEL, MM_CHECK, MM_FORK_CHILD, MM_DIED, MM_HUNG };
+enum mm_kind { MM_NONE, MM_SENTINEL, MM_CHECK, MM_FORK_CHILD, MM_DIED, MM_HUNG, MM_SPLAT };
 static const char *const mm_names[] = {
 	"none", "sentinel-mismatch", "check-failed", "fork-child-mismatch", "process-died", "hung",
+	"kernel-splat",
 };
 
 struct hist_ev {
@@ -1284,6 +1286,91 @@ static int write_json_file(const char *path, json_t *j)
 	return ret;
 }
 
+/* ---- the kernel log --------------------------------------------------------------- */
+
+/*
+ * Kernel splats end the run with their excerpt, as scripts/vm does for the
+ * guest console (the same openings as scripts/vmlib/runner.py SPLAT_START).
+ * Only kernel-facility records count; with FAULTLINE_TEST_HOOKS=1 a user
+ * record containing FAULTLINE-TEST-SPLAT does too (written to /dev/kmsg by
+ * tests/host/test_stress.py).
+ */
+#define SPLAT_RE "(------------\\[ cut here \\]------------|^BUG: |^kernel BUG at |^Oops: |" \
+		 "^general protection fault|^WARNING: |^INFO: task .* blocked for more than|" \
+		 "watchdog: BUG: soft lockup|[Hh]ard LOCKUP|^UBSAN: |^BUG: KASAN|^BUG: KFENCE|" \
+		 "^Unable to handle kernel|possible circular locking|possible recursive locking|" \
+		 "list_(add|del) corruption|rcu_.* self-detected stall)"
+#define KLOG_LINES 200
+
+struct kwatch {
+	int fd;
+	bool test_marker;
+	regex_t re;
+	bool seen;
+	uint64_t t_ns;
+	char headline[256];
+	json_t *lines;
+	char why[160];		/* why the kernel log is not watched */
+};
+
+static void kwatch_open(struct kwatch *kw)
+{
+	memset(kw, 0, sizeof(*kw));
+	kw->fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (kw->fd < 0) {
+		snprintf(kw->why, sizeof(kw->why), "/dev/kmsg: %s (kernel splats are not detected; needs root)",
+			 strerror(errno));
+		return;
+	}
+	lseek(kw->fd, 0, SEEK_END);
+	regcomp(&kw->re, SPLAT_RE, REG_EXTENDED | REG_NOSUB);
+	kw->test_marker = test_hooks();
+	kw->lines = json_array();
+}
+
+/* Read what the kernel logged since the last call; true once a splat was seen. */
+static bool kwatch_poll(struct kwatch *kw, uint64_t t_rel)
+{
+	char buf[8192];
+
+	while (kw->fd >= 0) {
+		ssize_t n = read(kw->fd, buf, sizeof(buf) - 1);
+		char *msg, *nl;
+		unsigned prio;
+
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten before we read it */
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		msg = strchr(buf, ';');
+		if (!msg || sscanf(buf, "%u,", &prio) != 1)
+			continue;
+		msg++;
+		nl = strchr(msg, '\n');
+		if (nl)
+			*nl = '\0';
+		if (!kw->seen && (((prio >> 3) == 0 && !regexec(&kw->re, msg, 0, NULL, 0)) ||
+				  (kw->test_marker && strstr(msg, "FAULTLINE-TEST-SPLAT")))) {
+			kw->seen = true;
+			kw->t_ns = t_rel;
+			snprintf(kw->headline, sizeof(kw->headline), "%s", msg);
+		}
+		if (kw->seen && json_array_size(kw->lines) < KLOG_LINES)
+			json_array_append_new(kw->lines, json_string(msg));
+	}
+	return kw->seen;
+}
+
+static void kwatch_close(struct kwatch *kw)
+{
+	if (kw->fd < 0)
+		return;
+	close(kw->fd);
+	regfree(&kw->re);
+	json_decref(kw->lines);
+}
+
 /* ---- the coordinator ---------------------------------------------------------- */
 
 static uint64_t slot_ops(const struct slot *sl)
@@ -1403,6 +1490,7 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 	int exit_status = FL_EXIT_OK, inject_slot = -1, nodes = fl_numa_nodes();
 	uint64_t t_fail = 0, next_progress;
 	int fail_slot = -1, fail_kind = MM_NONE;
+	struct kwatch kw;
 	json_t *sj, *wls, *perts, *failure = NULL;
 	struct sigaction sa = { .sa_handler = on_sigint };
 	char now[32];
@@ -1492,6 +1580,9 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 	fflush(stdout);
 	fflush(stderr);
 
+	kwatch_open(&kw);
+	if (kw.why[0] && !sc->quiet)
+		printf("faultline: stress: kernel log not watched: %s\n", kw.why);
 	ctl->t0 = fl_now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		struct slot *sl = &slots[i];
@@ -1567,7 +1658,12 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 			}
 			live += !sl->exited && sl->shm->state != 2;
 		}
-		if (fail_slot >= 0 || interrupted || el >= sc->duration || !live || ctl->stop)
+		if (kwatch_poll(&kw, t - ctl->t0) && fail_slot < 0 && fail_kind == MM_NONE) {
+			fail_kind = MM_SPLAT;
+			t_fail = kw.t_ns;
+		}
+		if (fail_slot >= 0 || fail_kind == MM_SPLAT || interrupted || el >= sc->duration || !live ||
+		    ctl->stop)
 			break;
 		if (t >= next_progress && !sc->quiet) {
 			progress(slots, n, &g, el, sc->duration, tty, false);
@@ -1593,6 +1689,7 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 				}
 			}
 		}
+		kwatch_poll(&kw, fl_now_ns() - ctl->t0);	/* the rest of the splat */
 		if (!live)
 			break;
 		if (fl_now_ns() >= deadline) {
@@ -1601,7 +1698,7 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 					kill(-slots[i].pid, SIGKILL);
 					kill(slots[i].pid, SIGKILL);
 					slots[i].killed = true;
-					if (fail_slot < 0) {
+					if (fail_slot < 0 && fail_kind != MM_SPLAT) {
 						fail_slot = (int)i;
 						fail_kind = MM_HUNG;
 						t_fail = fl_now_ns() - ctl->t0;
@@ -1638,6 +1735,11 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 			else
 				snprintf(reason, sizeof(reason), "%s at %+.3fs: %s", mm_names[fail_kind],
 					 (double)s->mm.t_ns / 1e9, s->mm.where);
+		} else if (fail_kind == MM_SPLAT) {
+			/* Not attributable to one case: every case that ran records it. */
+			status = "fail";
+			snprintf(reason, sizeof(reason), "kernel splat at %+.3fs during the stress run: %.400s",
+				 (double)kw.t_ns / 1e9, kw.headline);
 		} else if (s->status != FL_PASS) {
 			status = fl_status_name((enum fl_status)s->status);
 			snprintf(reason, sizeof(reason), "%s", s->reason);
@@ -1658,6 +1760,8 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 		json_object_set_new(rec, "latency", json_object());
 		json_object_set_new(rec, "mode", json_string("stress"));
 		json_object_set_new(rec, "stress_key", json_string(sl->key));
+		if (fail_kind == MM_SPLAT)
+			json_object_set(rec, "kernel_log", kw.lines);
 		fl_results_append(&res, rec, i);
 		pc = json_object();
 		for (int p = 0; p <= P_INJECT; p++)
@@ -1719,16 +1823,25 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 		oc->kind = fail_kind;
 		snprintf(oc->key, sizeof(oc->key), "%s", sl->key);
 		oc->t_s = (double)t_fail / 1e9;
+	} else if (fail_kind == MM_SPLAT) {
+		exit_status = FL_EXIT_FAIL;
+		failure = json_pack("{s:s, s:n, s:o, s:s, s:O, s:o}", "kind", mm_names[MM_SPLAT], "workload",
+				    "t_s", fl_json_real((double)t_fail / 1e9), "where", kw.headline,
+				    "kernel_log", kw.lines, "history", history_json(slots, n, &g, t_fail, sc->history));
+		oc->kind = MM_SPLAT;
+		snprintf(oc->key, sizeof(oc->key), "kernel");
+		oc->t_s = (double)t_fail / 1e9;
 	}
 	fl_iso_time(now, sizeof(now));
 	sj = json_pack("{s:s, s:s, s:I, s:f, s:f, s:f, s:o, s:o, s:s, s:s}",
 		       "schema", "faultline.stress/1", "run_id", res.run_id, "seed", (json_int_t)sc->seed,
 		       "duration_s", sc->duration, "elapsed_s", (double)(fl_now_ns() - ctl->t0) / 1e9,
 		       "history_s", sc->history, "workloads", wls, "perturbers", perts,
-		       "result", fail_slot >= 0 ? "fail" : interrupted ? "interrupted" :
+		       "result", fail_slot >= 0 || fail_kind == MM_SPLAT ? "fail" : interrupted ? "interrupted" :
 				 exit_status ? "error" : "pass",
 		       "job", "stress.job");
 	json_object_set_new(sj, "failure", failure ? failure : json_null());
+	json_object_set_new(sj, "kernel_log_watch", json_string(kw.why[0] ? kw.why : "/dev/kmsg"));
 	if (sc->inject_at >= 0)
 		json_object_set_new(sj, "test_hooks", json_pack("{s:f, s:s}", "inject_corruption_s", sc->inject_at,
 								 "inject_workload", slots[inject_slot].key));
@@ -1748,16 +1861,18 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 		exit_status = FL_EXIT_INTERNAL;
 	}
 	json_decref(sj);
-	if (interrupted && fail_slot < 0)
+	if (interrupted && fail_slot < 0 && fail_kind != MM_SPLAT)
 		exit_status = FL_EXIT_INTERRUPTED;
+	kwatch_close(&kw);
 	if (g.cg_dir[0] && rmdir(g.cg_dir))
 		fprintf(stderr, "faultline: stress: cannot remove cgroup %s: %s\n", g.cg_dir, strerror(errno));
 	fl_results_finish(&res, !interrupted, exit_status);
 	if (!sc->quiet) {
-		if (fail_slot >= 0)
+		if (fail_slot >= 0 || fail_kind == MM_SPLAT)
 			printf("faultline: stress FAILED: %s in %s at %.3fs (seed %" PRIu64 "); details in %s/stress.json, "
-			       "replay: faultline stress --replay %s\n", mm_names[fail_kind], slots[fail_slot].key,
-			       (double)t_fail / 1e9, sc->seed, res.dir, res.dir);
+			       "replay: faultline stress --replay %s\n", mm_names[fail_kind],
+			       fail_slot >= 0 ? slots[fail_slot].key : "the kernel", (double)t_fail / 1e9, sc->seed,
+			       res.dir, res.dir);
 		else
 			printf("faultline: stress %s (seed %" PRIu64 "); results in %s\n",
 			       exit_status == FL_EXIT_OK ? "passed" : exit_status == FL_EXIT_INTERRUPTED ?
@@ -1835,10 +1950,11 @@ static int replay(const char *dir, bool shrink, int argc, char **argv, bool quie
 	f = json_object_get(sj, "failure");
 	kind = json_string_value(json_object_get(f, "kind"));
 	if (kind) {
-		for (int k = 0; k <= MM_HUNG; k++)
+		for (int k = 0; k <= MM_SPLAT; k++)
 			if (!strcmp(kind, mm_names[k]))
 				want.kind = k;
-		snprintf(want.key, sizeof(want.key), "%s", json_string_value(json_object_get(f, "workload")) ?: "");
+		snprintf(want.key, sizeof(want.key), "%s", json_string_value(json_object_get(f, "workload")) ?:
+			 want.kind == MM_SPLAT ? "kernel" : "");
 		want.t_s = json_number_value(json_object_get(f, "t_s"));
 	}
 	if (json_object_get(sj, "test_hooks") && !test_hooks()) {

@@ -142,3 +142,30 @@ def test_stress_usage_errors():
             assert p.returncode == 2, (args, p.returncode, p.stderr)
             assert len(p.stderr.strip().splitlines()) == 1 and p.stderr.startswith("faultline: "), (args, p.stderr)
             assert not os.listdir(cwd), (args, os.listdir(cwd))
+
+
+def test_stress_kernel_splat_ends_the_run():
+    """A kernel splat in the log ends the run with the excerpt attached to
+    stress.json and to every case's record.  Proven with the test marker
+    (FAULTLINE_TEST_HOOKS=1 accepts a user record with FAULTLINE-TEST-SPLAT;
+    real splats are matched only in kernel-facility records, which userspace
+    cannot forge)."""
+    if os.geteuid() != 0 or not os.access("/dev/kmsg", os.W_OK):
+        raise Skip("needs root to read and write /dev/kmsg")
+    out = tempfile.mkdtemp(prefix="fl-stress-splat-")
+    proc = subprocess.Popen([FAULTLINE, "stress", "--mix", "fault-scale", "--set", "size=8M",
+                             "--duration", "30", "--seed", "4", "--out", out, "-q"], cwd=ROOT,
+                            env=HOOKS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    import time
+    time.sleep(2)
+    with open("/dev/kmsg", "w") as f:
+        f.write("<6>faultline: FAULTLINE-TEST-SPLAT written by tests/host/test_stress.py (ignore)\n")
+    so, se = proc.communicate(timeout=120)
+    assert proc.returncode == 1, (proc.returncode, so, se)
+    sj = load(out)
+    f = sj["failure"]
+    assert sj["result"] == "fail" and f["kind"] == "kernel-splat" and f["workload"] is None, f
+    assert "FAULTLINE-TEST-SPLAT" in f["where"] and f["kernel_log"], f
+    assert sj["elapsed_s"] < 15, sj["elapsed_s"]
+    for r in read_records(out):
+        assert r["status"] == "fail" and "kernel splat" in r["reason"] and r["kernel_log"], r
