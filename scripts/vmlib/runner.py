@@ -554,7 +554,8 @@ def run_kernel(k, a, job, out):
                "FL_EXEC": a.exec or "",
                "FL_SET": " ".join(a.set), "FL_ARGS": a.faultline_args,
                "FL_SELFTESTS": "1" if a.selftests and k.selftests else "",
-               "FL_DRIVER": "", "FL_DRIVER_WHY": notes.get("driver", ""),
+               "FL_DRIVER": "", "FL_DRIVER_WHY": notes.get(
+                   "driver", "").removeprefix("driver not built: "),
                "FL_FAULTLINE_WHY": notes.get("faultline", "")}
         shutil.copy2(job, vmd / job.name)
         if fl:
