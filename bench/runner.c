@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -590,6 +591,8 @@ static json_t *child_run_case(const struct fl_case_def *def, const struct fl_pla
 			pid_t pid = fork();
 
 			if (pid == 0) {
+				/* Else it waits on the barrier for a dead case forever. */
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
 				thread_main(&targs[i]);
 				_exit(0);
 			}
@@ -770,6 +773,7 @@ int fl_run_plan(const struct fl_plan *plan, const struct fl_run_opts *o)
 	for (unsigned i = 0; i < plan->nr_cases && !interrupted; i++) {
 		const struct fl_case_def *def = &plan->cases[i];
 		int pfd[2], killed_by;
+		pid_t runner_pid;
 		bool hung;
 		uint64_t t0;
 		pid_t pid;
@@ -791,6 +795,7 @@ int fl_run_plan(const struct fl_plan *plan, const struct fl_run_opts *o)
 			break;
 		}
 		t0 = fl_now_ns();
+		runner_pid = getpid();
 		pid = fork();
 		if (pid < 0) {
 			fprintf(stderr, "faultline: fork: %s\n", strerror(errno));
@@ -801,6 +806,10 @@ int fl_run_plan(const struct fl_plan *plan, const struct fl_run_opts *o)
 			struct sigaction su = { .sa_handler = sigusr1 };
 			char *text;
 
+			/* A runner killed with SIGKILL must not leave its case running. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != runner_pid)
+				_exit(FL_EXIT_INTERNAL);	/* it died before prctl() */
 			/* Own process group: the terminal's SIGINT goes to the parent only. */
 			setpgid(0, 0);
 			signal(SIGINT, SIG_IGN);

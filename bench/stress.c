@@ -1491,6 +1491,7 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 	uint64_t t_fail = 0, next_progress;
 	int fail_slot = -1, fail_kind = MM_NONE;
 	struct kwatch kw;
+	pid_t coordinator;
 	json_t *sj, *wls, *perts, *failure = NULL;
 	struct sigaction sa = { .sa_handler = on_sigint };
 	char now[32];
@@ -1580,6 +1581,7 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 	fflush(stdout);
 	fflush(stderr);
 
+	coordinator = getpid();
 	kwatch_open(&kw);
 	if (kw.why[0] && !sc->quiet)
 		printf("faultline: stress: kernel log not watched: %s\n", kw.why);
@@ -1607,8 +1609,8 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 		if (sl->pid == 0) {
 			/* A coordinator killed with SIGKILL must not leave cases running. */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1)
-				_exit(FL_EXIT_INTERNAL);
+			if (getppid() != coordinator)
+				_exit(FL_EXIT_INTERNAL);	/* it died before prctl() */
 			setpgid(0, 0);
 			signal(SIGINT, SIG_IGN);
 			signal(SIGTERM, SIG_DFL);
