@@ -35,7 +35,7 @@ def ci(c):
     r = c.get("ci_pct")
     if not r:
         return "-"
-    return "[%+.1f,%+.1f]" % (r[0], r[1])
+    return "[%s,%s]" % tuple(change(x)[:-1] for x in r)
 
 
 def pval(p):

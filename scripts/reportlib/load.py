@@ -143,8 +143,9 @@ def _check_record(rec):
             return "no %r" % field
     if rec["status"] not in STATUSES:
         return "unknown status %r" % rec["status"]
-    if rec.get("params") is not None and not isinstance(rec.get("params"), dict):
-        return "\"params\" is not an object"
+    for field in ("params", "metrics", "latency", "details"):
+        if rec.get(field) is not None and not isinstance(rec.get(field), dict):
+            return "%r is not an object" % field
     return None
 
 
@@ -164,30 +165,49 @@ def _percentile_mismatch(lat):
     return bad
 
 
+def _num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def _normalise(rec):
+    """Keep what a comparison can use; drop what has the wrong shape (the
+    record itself was checked by _check_record)."""
     metrics = {}
     for name, m in (rec.get("metrics") or {}).items():
         if not isinstance(m, dict):
             continue
         samples = _numbers(m.get("samples"))
-        if not samples and isinstance(m.get("median"), (int, float)):
+        if not samples and _num(m.get("median")):
             samples = [float(m["median"])]
         d = m.get("direction")
-        metrics[name] = {"unit": m.get("unit") or "",
-                         "direction": d if d in ("higher", "lower", "info") else "info",
-                         "samples": samples}
+        metrics[str(name)] = {"unit": m["unit"] if isinstance(m.get("unit"), str) else "",
+                              "direction": d if d in ("higher", "lower", "info") else "info",
+                              "samples": samples}
     rec["metrics"] = metrics
     lat = {}
     for name, h in (rec.get("latency") or {}).items():
-        if isinstance(h, dict) and isinstance(h.get("buckets"), list):
-            rows = [b for b in h["buckets"]
-                    if isinstance(b, list) and len(b) == 3
-                    and all(isinstance(x, (int, float)) for x in b)]
-            lat[name] = dict(h, buckets=rows)
+        if not isinstance(h, dict) or not isinstance(h.get("buckets"), list):
+            continue
+        rows = [[int(b[0]), int(b[1]), int(b[2])] for b in h["buckets"]
+                if isinstance(b, list) and len(b) == 3 and all(_num(x) for x in b)
+                and 0 <= b[0] <= b[1] and b[2] >= 0]
+        h = dict(h, buckets=rows)
+        h["overflow"] = int(h["overflow"]) if _num(h.get("overflow")) and h["overflow"] > 0 \
+            else 0
+        for k in ("min", "max"):
+            h[k] = h[k] if _num(h.get(k)) else None
+        if not isinstance(h.get("unit"), str):
+            h["unit"] = "ns"
+        lat[str(name)] = h
     rec["latency"] = lat
     rec["_pct_mismatch"] = _percentile_mismatch(lat)
     if not isinstance(rec.get("details"), dict):
         rec["details"] = {}
+    if not isinstance(rec.get("reason"), str):
+        rec["reason"] = "" if rec.get("reason") is None else json.dumps(rec["reason"])
+    if not isinstance(rec.get("case"), str):
+        rec.pop("case", None)
+    rec["hung"] = rec.get("hung") is True
     return rec
 
 

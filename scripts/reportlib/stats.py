@@ -38,11 +38,14 @@ def cv(xs):
     n = len(xs)
     if n < 2:
         return None
-    mean = sum(xs) / n
-    if mean == 0:
+    try:
+        mean = sum(xs) / n
+        if mean == 0 or not math.isfinite(mean):
+            return None
+        var = sum((x - mean) ** 2 for x in xs) / (n - 1)
+        return math.sqrt(var) / abs(mean)
+    except OverflowError:  # samples near the float limit: no meaningful spread
         return None
-    var = sum((x - mean) ** 2 for x in xs) / (n - 1)
-    return math.sqrt(var) / abs(mean)
 
 
 def min_p_exact(m, n):

@@ -565,6 +565,44 @@ class TestBadInput(Tmp):
         self.assertFalse(runs["b"]["complete"])
         self.assertTrue(any("line 17 truncated" in p["problem"] for p in rep["problems"]))
 
+    def test_mangled_records_never_crash(self):
+        """Records with fields of the wrong type (seeded mutations of valid
+        ones) are refused or tolerated, never an internal error (exit 3)."""
+        rng = random.Random(11)
+        junk = [None, 0, -1, 1e308, "x", "", [], {}, [1, "a"], {"a": None}, True,
+                [[1, 2]], [[1, "b", 3]], [[5, 1, -3]], float("nan")]
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2)
+        fname = os.path.join(b, "results.jsonl")
+        with open(fname) as f:
+            recs = [json.loads(line) for line in f]
+
+        def mutate(obj, depth=0):
+            if isinstance(obj, dict) and obj:
+                k = rng.choice(sorted(obj))
+                if depth < 3 and isinstance(obj[k], (dict, list)) and rng.random() < 0.7:
+                    mutate(obj[k], depth + 1)
+                else:
+                    obj[k] = json.loads(json.dumps(rng.choice(junk)))
+            elif isinstance(obj, list) and obj:
+                i = rng.randrange(len(obj))
+                if depth < 3 and isinstance(obj[i], (dict, list)) and rng.random() < 0.7:
+                    mutate(obj[i], depth + 1)
+                else:
+                    obj[i] = json.loads(json.dumps(rng.choice(junk)))
+        out = []
+        for r in recs:
+            for _ in range(3):
+                m = json.loads(json.dumps(r))
+                for _ in range(rng.randint(1, 4)):
+                    mutate(m)
+                out.append(m)
+        with open(fname, "w") as f:
+            for m in out:
+                f.write(json.dumps(m) + "\n")
+        rc, _, se = report(a, b, "--out", self.path("o"))
+        self.assertIn(rc, (0, 2), se[-3000:])
+
     def test_usage_errors_exit_2(self):
         a = F.suite(self.path("a"), "a", 1)
         for args in ([], [a, "--fail-on", "slower"], [a, "--fail-on", "regression:x"],
