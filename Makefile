@@ -1,6 +1,6 @@
 # faultline — see README.md.  `make run` and `make test` are the two entry points.
 CC      ?= cc
-PKGS    := hwloc jansson inih liburing libndctl libdaxctl libtracefs libpmem numa
+PKGS    := hwloc jansson inih liburing libndctl libdaxctl libtracefs libtraceevent libpmem numa
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 OPT     ?= -O2 -g
 CFLAGS  += $(OPT) $(SAN) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
@@ -13,7 +13,7 @@ CORE_SRC := $(filter-out bench/main.c,$(wildcard bench/*.c))
 WL_SRC  := $(wildcard workloads/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 WL_OBJ  := $(WL_SRC:%.c=$(BUILD)/%.o)
-HDRS    := $(wildcard bench/*.h) $(wildcard drivers/uapi/*.h)
+HDRS    := $(wildcard bench/*.h) $(wildcard workloads/*.h) $(wildcard drivers/uapi/*.h)
 
 .PHONY: all run test clean driver deps fuzz unit asan readme
 all: $(BUILD)/faultline

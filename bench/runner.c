@@ -366,7 +366,8 @@ static unsigned coord_batch(struct child_ctx *cx, unsigned warmup, unsigned repe
 				metric_push(c->metrics, "time_per_op", wl->op_unit, FL_LOWER_IS_BETTER,
 					    (double)busy / (double)ops);
 			}
-			if (wl->report_bytes && wall > 0)
+			/* A batch that did nothing (a documented refusal) has no rate. */
+			if (wl->report_bytes && bytes && wall > 0)
 				metric_push(c->metrics, "throughput", "GB/s", FL_HIGHER_IS_BETTER,
 					    (double)bytes / wall / 1e9);
 		}
