@@ -5,7 +5,8 @@ HTML renderers only format it.
 
 Verdict of one metric, baseline vs run (direction from the metric itself),
 with B = max(--min-change, the cv of a side above --cv-threshold, the move of
-the memset calibration when both runs claim the same machine):
+the memset calibration when both runs claim the same machine, taken
+symmetrically in log space):
   too few repetitions for the exact U test to reach alpha   -> noisy (says how many)
   p < alpha and the CI wholly beyond +-B                    -> regressed / improved
   p < alpha, |%change| >= min-change, CI reaching inside B  -> noisy (says why)
@@ -70,9 +71,17 @@ def _worse(direction, change):
     return s if direction == "lower" else -s
 
 
-def compare_metric(name, unit, direction, base, new, st, seed_keys, floor=0.0):
-    """floor: the %change the machine itself showed between the runs (same
-    host, calibration moved); smaller shifts are not attributed to the kernel."""
+def _bounds(change_min, factor):
+    """(up, down): the %increase and %decrease a CI must clear.  factor >= 1
+    is how much the machine itself moved between the runs (same host, memset
+    calibration): a shift it could explain is not the kernel's.  Symmetric in
+    log space, so a machine 2.8x slower asks for +180% or -64%."""
+    return (max(change_min, (factor - 1.0) * 100.0),
+            max(change_min, (1.0 - 1.0 / factor) * 100.0))
+
+
+def compare_metric(name, unit, direction, base, new, st, seed_keys, factor=1.0):
+    """factor: how much the same machine moved between the runs (>= 1)."""
     c = {"kind": "metric", "metric": name, "stat": "median", "unit": unit,
          "direction": direction, "n_base": len(base), "n_new": len(new),
          "base": stats.median(base), "new": stats.median(new),
@@ -124,12 +133,12 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, floor=0.0):
     # run do not see run-to-run interference (load, frequency); when the runs
     # are that noisy, a shift smaller than one standard deviation is not
     # evidence (a real A/A on a shared 2-vCPU host showed 20-40% shifts).
-    need = max(st.min_change, floor)
+    up, down = _bounds(st.min_change, factor)
     if high_cv:
-        need = max(need, max(cvs) * 100.0)
+        up, down = max(up, max(cvs) * 100.0), max(down, max(cvs) * 100.0)
     if ci:
         # the whole interval beyond that change, on one side
-        beyond = ci[0] >= need or ci[1] <= -need
+        beyond = ci[0] >= up or ci[1] <= -down
     else:
         beyond = sig  # baseline median 0: no percentage scale
     if sig and big and beyond and worse:
@@ -139,12 +148,13 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, floor=0.0):
                               % (max(cvs) * 100, st.cv_threshold * 100))
     elif sig and big:
         c["verdict"] = "noisy"
-        if floor and need == floor:
-            c["notes"].append("%+.1f%% (p=%.2g) but the machine itself moved %.0f%% "
-                              "between the runs (calibration)" % (change, c["p"], floor))
-        elif need > st.min_change:
+        machine = _bounds(st.min_change, factor)
+        if factor > 1 and (up, down) == machine:
+            c["notes"].append("%+.1f%% (p=%.2g) but the machine itself moved %.2gx "
+                              "between the runs (calibration)" % (change, c["p"], factor))
+        elif high_cv:
             c["notes"].append("%+.1f%% (p=%.2g) but the CI reaches inside the noise "
-                              "(cv %.1f%%)" % (change, c["p"], need))
+                              "(cv %.1f%%)" % (change, c["p"], max(cvs) * 100))
         else:
             c["notes"].append("%+.1f%% (p=%.2g) but the CI reaches inside +-%g%%: "
                               "more repetitions needed" % (change, c["p"], st.min_change))
@@ -161,7 +171,7 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, floor=0.0):
     return c
 
 
-def compare_latency(name, hb, hn, st, seed_keys, floor=0.0, tails_suspect=False):
+def compare_latency(name, hb, hn, st, seed_keys, factor=1.0, tails_suspect=False):
     """p50/p99/p99.9 of two merged histograms.  Tails (p99 and up) are the
     first thing other load on the machine moves (preemption, interrupts), so
     when the calibration says the machine changed between the runs a tail
@@ -203,8 +213,8 @@ def compare_latency(name, hb, hn, st, seed_keys, floor=0.0, tails_suspect=False)
             c["ci_conf"] = 1 - st.alpha
             sig = lo > 0 or hi < 0
             change = c["change_pct"]
-            need = max(st.latency_min_change, floor)
-            beyond = lo >= need or hi <= -need
+            up, down = _bounds(st.latency_min_change, factor)
+            beyond = lo >= up or hi <= -down
             if sig and beyond and tails_suspect and p >= 99:
                 c["verdict"] = "noisy"
                 c["notes"].append("%+.1f%% but the machine's calibration moved between "
@@ -213,8 +223,8 @@ def compare_latency(name, hb, hn, st, seed_keys, floor=0.0, tails_suspect=False)
                 c["verdict"] = "regressed" if change > 0 else "improved"
             elif sig and (lo >= st.latency_min_change or hi <= -st.latency_min_change):
                 c["verdict"] = "noisy"
-                c["notes"].append("%+.1f%% but the machine moved %.0f%% between the runs "
-                                  "(calibration)" % (change, floor))
+                c["notes"].append("%+.1f%% but the machine moved %.2gx between the runs "
+                                  "(calibration)" % (change, factor))
             else:
                 c["verdict"] = "unchanged"
                 if sig:
@@ -347,19 +357,19 @@ def machine_moved(base, r):
     return moved
 
 
-def _machine_floor(base, r):
-    """|%change| of the memset calibration when both runs claim the same
-    machine (host and CPU model) and it moved beyond CALIBRATION_WARN; else 0.
-    Between different machines the calibration differs by design and the
-    comparison is about the machines."""
+def _machine_factor(base, r):
+    """How much the memset calibration moved (a ratio >= 1) when both runs
+    claim the same machine (host and CPU model) and it moved beyond
+    CALIBRATION_WARN; else 1.  Between different machines the calibration
+    differs by design and the comparison is about the machines."""
     same = _same_machine(base, r)
     a = ((base.meta or {}).get("calibration") or {}).get("memset_GBps")
     b = ((r.meta or {}).get("calibration") or {}).get("memset_GBps")
     if not same or not isinstance(a, (int, float)) or not isinstance(b, (int, float)) \
-            or a <= 0:
-        return 0.0
+            or a <= 0 or b <= 0:
+        return 1.0
     ch = abs(b - a) / a * 100.0
-    return ch if ch > CALIBRATION_WARN[0][1] else 0.0
+    return max(a / b, b / a) if ch > CALIBRATION_WARN[0][1] else 1.0
 
 
 def _same_machine(a, b):
@@ -465,7 +475,7 @@ def build(runs, baseline, st, fail_on=None):
     rep["env"] = env_diff(cols)
     rep["warnings"] = env_warnings(cols)
     moved = {r.label: machine_moved(base, r) for r in others}
-    floor = {r.label: _machine_floor(base, r) for r in others}
+    factor = {r.label: _machine_factor(base, r) for r in others}
     tails_suspect = {r.label: bool(moved[r.label]) and _same_machine(base, r)
                      for r in others}
 
@@ -529,7 +539,7 @@ def build(runs, baseline, st, fail_on=None):
                             mb["unit"], mb["direction"], mn["unit"], mn["direction"])})
                     continue
                 c = compare_metric(mname, mb["unit"], mb["direction"], mb["samples"],
-                                   mn["samples"], st, (name, mname, r.label), floor[r.label])
+                                   mn["samples"], st, (name, mname, r.label), factor[r.label])
                 c.update(case=name, run=r.label)
                 if tcg_note:
                     c["notes"].insert(0, tcg_note)
@@ -539,7 +549,7 @@ def build(runs, baseline, st, fail_on=None):
                 if hn is None or (_hist_empty(hb) and _hist_empty(hn)):
                     continue  # e.g. a mode that times no single fault
                 for c in compare_latency(lname, hb, hn, st, (name, lname, r.label),
-                                         floor[r.label], tails_suspect[r.label]):
+                                         factor[r.label], tails_suspect[r.label]):
                     c.update(case=name, run=r.label)
                     if tcg_note:
                         c["notes"].insert(0, tcg_note)
@@ -560,7 +570,7 @@ def build(runs, baseline, st, fail_on=None):
         cs = [c for c in rep["comparisons"] if c["run"] == r.label]
         s = {"run": r.label, "compared": len([c for c in cs if c["verdict"] != "info"]),
              "timing_comparable": _timing_comparable(base, r),
-             "machine_moved": moved[r.label], "machine_floor_pct": floor[r.label]}
+             "machine_moved": moved[r.label], "machine_factor": factor[r.label]}
         for v in VERDICT_ORDER:
             s[v] = len([c for c in cs if c["verdict"] == v])
         i = cols.index(r)

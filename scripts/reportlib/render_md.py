@@ -235,8 +235,9 @@ def method_text(st):
         % st["latency_min_change"],
         "  up are called noisy when the calibration says the same machine changed.",
         "  When both runs claim the same host and CPU but the memset calibration moved",
-        "  by more than %g%%, that move is the smallest change attributed to the kernel."
+        "  by more than %g%% (a factor f), a change must exceed f (both ways: +(f-1),"
         % st["calibration_warn_pct"]["memset_GBps"],
+        "  -(1-1/f)) to be attributed to the kernel.",
         "  Repetitions inside one run do not see run-to-run variation: repeat runs and",
         "  pool them (A1+A2) before trusting a difference of a few percent.",
     ])

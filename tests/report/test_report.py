@@ -272,9 +272,9 @@ class TestComparisons(Tmp):
         other = F.suite(self.path("other"), "other", 4, thp_factor=0.9, memset=7.8,
                         env_kw={"host": "otherhost"})
         rep, _, _, _ = self.run_report([a, small, big, other], "--no-html")
-        floors = {s["run"]: s["machine_floor_pct"] for s in rep["summary"]}
-        self.assertAlmostEqual(floors["small"], 100 * 2.0 / 9.8, places=6)
-        self.assertEqual(floors["other"], 0.0)
+        factors = {s["run"]: s["machine_factor"] for s in rep["summary"]}
+        self.assertAlmostEqual(factors["small"], 9.8 / 7.8, places=9)
+        self.assertEqual(factors["other"], 1.0)
         for c in rep["comparisons"]:
             if c["kind"] != "metric" or "/thp/" not in c["case"] or c["verdict"] == "info":
                 continue
