@@ -77,6 +77,16 @@ struct fl_plan {
 int fl_job_load(const char *path, struct fl_job *job, char *err, size_t errlen);
 /* Append a --set key=value (applies to [global]). */
 int fl_job_set(struct fl_job *job, const char *kv, char *err, size_t errlen);
+/*
+ * Add one section running @name, as named on a command line (@origin:
+ * "command line", "--mix").  -1 with a message for an unknown workload or
+ * a full job.
+ */
+int fl_job_add_workload(struct fl_job *job, const char *name, const char *origin,
+			char *err, size_t errlen);
+/* The tail every command shares: apply --set values, then expand. */
+int fl_job_finish(struct fl_job *job, char *const *sets, unsigned nsets,
+		  const char *backing_override, struct fl_plan *plan, char *err, size_t errlen);
 /* Expand and validate every case; nothing is run.  -1 with message in @err. */
 int fl_job_expand(const struct fl_job *job, const char *backing_override,
 		  struct fl_plan *plan, char *err, size_t errlen);

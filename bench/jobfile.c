@@ -561,6 +561,38 @@ out:
 	return ret;
 }
 
+int fl_job_add_workload(struct fl_job *job, const char *name, const char *origin,
+			char *err, size_t errlen)
+{
+	struct fl_spec *s;
+
+	if (!fl_workload_by_name(name)) {
+		snprintf(err, errlen, "%s: unknown workload '%s' (see 'faultline list')", origin, name);
+		return -1;
+	}
+	if (job->nr_specs == FL_MAX_SPECS) {
+		snprintf(err, errlen, "%s: more than %d workloads", origin, FL_MAX_SPECS);
+		return -1;
+	}
+	if (!job->global.name[0])
+		snprintf(job->global.name, sizeof(job->global.name), "global");
+	s = &job->specs[job->nr_specs++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->origin, sizeof(s->origin), "%s", origin);
+	s->wl = fl_workload_by_name(name);
+	return 0;
+}
+
+int fl_job_finish(struct fl_job *job, char *const *sets, unsigned nsets,
+		  const char *backing_override, struct fl_plan *plan, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < nsets; i++)
+		if (fl_job_set(job, sets[i], err, errlen))
+			return -1;
+	return fl_job_expand(job, backing_override, plan, err, errlen);
+}
+
 int fl_job_expand(const struct fl_job *job, const char *backing_override,
 		  struct fl_plan *plan, char *err, size_t errlen)
 {

@@ -307,29 +307,14 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 		}
 	} else {
 		snprintf(job.source, sizeof(job.source), "command line");
-		snprintf(job.global.name, sizeof(job.global.name), "global");
 		for (int i = optind; i < argc; i++) {
-			struct fl_spec *s;
-
-			if (argv[i][0] == '-')
-				return usage_error("options go before the workloads ('%s')", argv[i]);
-			if (!fl_workload_by_name(argv[i]))
-				return usage_error("unknown workload '%s' (see 'faultline list')", argv[i]);
-			if (job.nr_specs == FL_MAX_SPECS)
-				return usage_error("%s", "too many workloads");
-			s = &job.specs[job.nr_specs++];
-			snprintf(s->name, sizeof(s->name), "%s", argv[i]);
-			snprintf(s->origin, sizeof(s->origin), "command line");
-			s->wl = fl_workload_by_name(argv[i]);
+			if (fl_job_add_workload(&job, argv[i], "command line", err, sizeof(err))) {
+				fprintf(stderr, "faultline: %s\n", err);
+				return FL_EXIT_USAGE;
+			}
 		}
 	}
-	for (unsigned i = 0; i < nsets; i++) {
-		if (fl_job_set(&job, sets[i], err, sizeof(err))) {
-			fprintf(stderr, "faultline: %s\n", err);
-			return FL_EXIT_USAGE;
-		}
-	}
-	if (fl_job_expand(&job, backing, &plan, err, sizeof(err))) {
+	if (fl_job_finish(&job, sets, nsets, backing, &plan, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		return FL_EXIT_USAGE;
 	}

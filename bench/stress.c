@@ -2196,23 +2196,16 @@ int fl_stress_main(int argc, char **argv, int full_argc, char **full_argv)
 		char buf[1024], *save = NULL;
 
 		snprintf(job.source, sizeof(job.source), "--mix");
-		snprintf(job.global.name, sizeof(job.global.name), "global");
 		snprintf(buf, sizeof(buf), "%s", mix);
 		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			struct fl_spec *s;
-
-			if (!fl_workload_by_name(t)) {
-				fprintf(stderr, "faultline: --mix: unknown workload '%s' (see 'faultline list')\n", t);
-				return FL_EXIT_USAGE;
-			}
 			if (job.nr_specs == MAX_SLOTS) {
 				fprintf(stderr, "faultline: --mix: more than %d workloads\n", MAX_SLOTS);
 				return FL_EXIT_USAGE;
 			}
-			s = &job.specs[job.nr_specs++];
-			snprintf(s->name, sizeof(s->name), "%s", t);
-			snprintf(s->origin, sizeof(s->origin), "--mix");
-			s->wl = fl_workload_by_name(t);
+			if (fl_job_add_workload(&job, t, "--mix", err, sizeof(err))) {
+				fprintf(stderr, "faultline: %s\n", err);
+				return FL_EXIT_USAGE;
+			}
 		}
 		if (!job.nr_specs) {
 			fprintf(stderr, "faultline: --mix: no workloads\n");
@@ -2246,12 +2239,7 @@ int fl_stress_main(int argc, char **argv, int full_argc, char **full_argv)
 	}
 	if (inject_wl)
 		snprintf(sc.inject_key, sizeof(sc.inject_key), "%s", inject_wl);
-	for (unsigned i = 0; i < nsets; i++)
-		if (fl_job_set(&job, sets[i], err, sizeof(err))) {
-			fprintf(stderr, "faultline: %s\n", err);
-			return FL_EXIT_USAGE;
-		}
-	if (fl_job_expand(&job, backing, &plan, err, sizeof(err))) {
+	if (fl_job_finish(&job, sets, nsets, backing, &plan, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		return FL_EXIT_USAGE;
 	}
