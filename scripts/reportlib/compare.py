@@ -576,6 +576,8 @@ def build(runs, baseline, st, fail_on=None):
         i = cols.index(r)
         s["lost"] = len([x for x in rep["status_changes"]
                          if x["values"][0] == "pass" and x["values"][i] not in (None, "pass")])
+        s["flagged_pct"] = (100.0 * (s["regressed"] + s["improved"]) / s["compared"]
+                            if s["compared"] else 0.0)
         tested = [c for c in cs if c["p"] is not None]
         s["tests"] = len(tested)
         s["expected_false_positives"] = round(len(tested) * st.alpha, 1)

@@ -56,6 +56,12 @@ def arrow(direction):
     return {"higher": "(higher better)", "lower": "(lower better)"}.get(direction, "(info)")
 
 
+def completeness(run):
+    if not run["usable"]:
+        return "unusable"
+    return "yes" if run["complete"] else "NO"
+
+
 def text_table(headers, rows, align=None):
     """Plain fixed-width table; align is a string of 'l'/'r' per column."""
     cols = len(headers)

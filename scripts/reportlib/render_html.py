@@ -77,7 +77,7 @@ def render(rep, plots):
     w(table(["run", "kernel", "host", "accel", "start", "records", "complete", "folder"],
             [[("* " if r["baseline"] else "") + r["label"], r["kernel"] or "?",
               r["host"] or "?", r["accel"] or "?", r["start"] or "?", r["records"],
-              "unusable" if not r["usable"] else ("yes" if r["complete"] else "NO"), r["path"]] for r in rep["runs"]]))
+              fmt.completeness(r), r["path"]] for r in rep["runs"]]))
     if rep["problems"]:
         w("<h2>Input problems</h2><ul>")
         for p in rep["problems"]:
@@ -121,12 +121,13 @@ def render(rep, plots):
     w("<h2>Summary</h2>")
     if rep["summary"]:
         w(table(["run", "compared", "regressed", "improved", "noisy", "unchanged", "info",
-                 "pass->not", "tests", "expected false +", "timing"],
+                 "pass->not", "flagged", "tests", "expected false +", "timing"],
                 [[s["run"], s["compared"], s["regressed"], s["improved"], s["noisy"],
-                  s["unchanged"], s["info"], s["lost"], s["tests"],
+                  s["unchanged"], s["info"], s["lost"], "%.1f%%" % s["flagged_pct"],
+                           s["tests"],
                   "~%g" % s["expected_false_positives"],
                   "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
-                 for s in rep["summary"]], num_cols=range(1, 10)))
+                 for s in rep["summary"]], num_cols=range(1, 11)))
     else:
         w("<p>one run only: nothing compared</p>")
 

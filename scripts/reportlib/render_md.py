@@ -51,7 +51,7 @@ def render(rep):
         ["run", "kernel", "host", "accel", "start", "records", "complete", "folder"],
         [[("*" if r["baseline"] else " ") + r["label"], r["kernel"] or "?", r["host"] or "?",
           r["accel"] or "?", r["start"] or "?", r["records"],
-          "unusable" if not r["usable"] else ("yes" if r["complete"] else "NO"), r["path"]] for r in rep["runs"]]))
+          fmt.completeness(r), r["path"]] for r in rep["runs"]]))
     w("")
     if rep["problems"]:
         w("Input problems")
@@ -115,14 +115,16 @@ def render(rep):
                                      "Hodges-Lehmann" if st["ci"] == "hl" else "bootstrap"))
     if rep["summary"]:
         w(fmt.text_table(["run", "compared", "regressed", "improved", "noisy", "unchanged",
-                          "info", "pass->not", "tests", "expected false +", "timing"],
+                          "info", "pass->not", "flagged", "tests", "expected false +", "timing"],
                          [[s["run"], s["compared"], s["regressed"], s["improved"], s["noisy"],
-                           s["unchanged"], s["info"], s["lost"], s["tests"],
+                           s["unchanged"], s["info"], s["lost"], "%.1f%%" % s["flagged_pct"],
+                           s["tests"],
                            "~%g" % s["expected_false_positives"],
                            "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
                           for s in rep["summary"]],
-                         "lrrrrrrrrrl"))
+                         "lrrrrrrrrrrl"))
         w("  (pass->not: cases that pass in the baseline and skip, fail or error here;\n"
+          "  flagged: regressed + improved over compared, the false-positive rate of an A/A;\n"
           "  expected false +: tests x alpha, the number of p < alpha results chance\n"
           "  alone gives if nothing changed; --min-change filters most of them)")
     else:
