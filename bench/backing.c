@@ -55,7 +55,7 @@ static const char *thp_available(const struct fl_backing_conf *conf, size_t len,
 			       mode, sizeof(mode)))
 		return "kernel without CONFIG_TRANSPARENT_HUGEPAGE (no /sys/kernel/mm/transparent_hugepage)";
 	if (!strcmp(mode, "never")) {
-		snprintf(buf, n, "THP disabled (transparent_hugepage/enabled=never): run with --prepare or write madvise to /sys/kernel/mm/transparent_hugepage/enabled");
+		snprintf(buf, n, "THP disabled (transparent_hugepage/enabled=never): --prepare --set thp_mode=madvise, or write madvise to /sys/kernel/mm/transparent_hugepage/enabled");
 		return buf;
 	}
 	return NULL;

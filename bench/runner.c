@@ -154,6 +154,9 @@ static void metric_push(struct fl_case_metrics *cm, const char *name, const char
 
 	pthread_mutex_lock(&cm->lock);
 	m = metric_get(cm, name, unit, dir);
+	/* Never silently: a metric past FL_MAX_METRICS is named in the record. */
+	if (!m)
+		json_object_set_new(cm->details, "metrics_dropped", json_string(name));
 	if (m) {
 		n = realloc(m->samples, (m->n + 1) * sizeof(double));
 		if (n) {

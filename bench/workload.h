@@ -56,7 +56,7 @@ enum fl_status { FL_PASS, FL_FAIL, FL_SKIP, FL_ERROR };
 
 /* Up to this many per-worker latency histograms per workload. */
 #define FL_MAX_LAT 4
-#define FL_MAX_METRICS 16
+#define FL_MAX_METRICS 32
 
 struct fl_lat_desc {
 	const char *name;	/* "fault", "pin", "fork" */
@@ -173,6 +173,9 @@ void fl_metric(struct fl_case *c, const char *name, const char *unit,
 
 /* Attach a free-form detail (JSON-able string) to the case record. */
 void fl_case_detail(struct fl_case *c, const char *key, const char *value);
+
+/* "EOPNOTSUPP" for an errno, positive or negative (bench/errname.c). */
+const char *fl_errno_name(int e);
 
 /* The registry (bench/registry.c). */
 extern const struct workload *const fl_workloads[];

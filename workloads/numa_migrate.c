@@ -216,30 +216,6 @@ struct nm_worker {
 	uint64_t vm_before[NR_VMSTAT], vm_total[NR_VMSTAT];
 };
 
-/*
- * The errno's symbolic name: what move_pages(2) documents per page.  A table
- * rather than strerrorname_np(), which glibc has only since 2.32 (bullseye,
- * the 5.10 matrix root, has 2.31).
- */
-static const char *errname(int e)
-{
-#define E(x) [x] = #x
-	static const char *const names[] = {
-		E(EPERM), E(ENOENT), E(ESRCH), E(EINTR), E(EIO), E(ENXIO), E(E2BIG),
-		E(EBADF), E(EAGAIN), E(ENOMEM), E(EACCES), E(EFAULT), E(EBUSY),
-		E(EEXIST), E(ENODEV), E(EINVAL), E(ENFILE), E(EMFILE), E(ENOTTY),
-		E(EFBIG), E(ENOSPC), E(ERANGE), E(ENOSYS), E(EOPNOTSUPP), E(EOVERFLOW),
-		E(EHWPOISON),
-	};
-#undef E
-	static __thread char buf[24];
-
-	if (e > 0 && (size_t)e < sizeof(names) / sizeof(names[0]) && names[e])
-		return names[e];
-	snprintf(buf, sizeof(buf), "errno %d", e);
-	return buf;
-}
-
 static int node_pair(int node[2])
 {
 	int n = 0;
@@ -588,7 +564,7 @@ static int hold_create(struct fl_worker *w, struct nm_worker *nw)
 	if (cf->hold == H_URING) {
 		ret = io_uring_queue_init(4, &nw->ring, 0);
 		if (ret)
-			return fl_case_skip(w->c, "io_uring_queue_init: %s", errname(-ret));
+			return fl_case_skip(w->c, "io_uring_queue_init: %s", fl_errno_name(-ret));
 		nw->have_ring = true;
 		/* One registered buffer is at most 1 GiB. */
 		for (size_t off = 0; off < len && n < 64; off += 1ul << 30, n++) {
@@ -598,7 +574,7 @@ static int hold_create(struct fl_worker *w, struct nm_worker *nw)
 		ret = io_uring_register_buffers(&nw->ring, iov, n);
 		if (ret)
 			return fl_case_skip(w->c, "io_uring_register_buffers of %zu bytes of %s refused: %s (observed behaviour)",
-					    len, fl_backings[w->c->backing].name, errname(-ret));
+					    len, fl_backings[w->c->backing].name, fl_errno_name(-ret));
 		return 0;
 	}
 	if (!nw->drv_open) {
@@ -611,20 +587,20 @@ static int hold_create(struct fl_worker *w, struct nm_worker *nw)
 					FL_PIN_WRITE | FL_PIN_LONGTERM | FL_PIN_FAST, &pc);
 		if (ret)
 			return fl_case_skip(w->c, "pin_user_pages_fast(FOLL_LONGTERM) of %s refused: %s (observed behaviour)",
-					    fl_backings[w->c->backing].name, errname(-ret));
+					    fl_backings[w->c->backing].name, fl_errno_name(-ret));
 		nw->handle = pc.handle;
 	} else {
 		ret = fl_drv_mirror_create(&nw->drv, nw->m.addr, len,
 					   FL_MIRROR_WRITE | FL_MIRROR_PREFAULT, &nw->handle);
 		if (ret)
-			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s", errname(-ret));
+			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s", fl_errno_name(-ret));
 	}
 	nw->have_handle = true;
 	if (cf->hold == H_MIRROR) {
 		ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET,
 					  &(struct fl_mirror_stats){ 0 }, NULL, NULL);
 		if (ret)
-			return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", errname(-ret));
+			return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", fl_errno_name(-ret));
 	}
 	return 0;
 }
@@ -711,7 +687,7 @@ static int migrate_to(struct fl_worker *w, struct nm_worker *nw, int node)
 		/* mbind STRICT: EIO = some pages could not be moved; counted below. */
 		else if (!(nw->move_errno == EIO && cf->method == M_MBIND))
 			ret = fl_case_error(w->c, "%s to node %d: %s", methods[cf->method], node,
-					    errname(nw->move_errno));
+					    fl_errno_name(nw->move_errno));
 	}
 out:
 	if (to)
@@ -744,7 +720,7 @@ static int pair_setup(struct fl_worker *w, struct nm_worker *nw)
 		return fl_case_error(w->c, "out of memory for %zu page entries", nw->npages);
 	ret = bind_both(nw, nw->pm.addr, nw->pm.len);
 	if (ret)
-		return fl_case_error(w->c, "pair: mbind: %s", errname(-ret));
+		return fl_case_error(w->c, "pair: mbind: %s", fl_errno_name(-ret));
 	p = nw->pm.addr;
 	for (uint64_t i = 0; i < nw->pm.len / 8; i++)
 		p[i] = fl_pattern(~nw->seed, i * 8);
@@ -755,7 +731,7 @@ static int pair_setup(struct fl_worker *w, struct nm_worker *nw)
 	for (size_t off = 0; off < nw->pm.len; off += stride)
 		nw->pmv[nw->npmv++] = (char *)nw->pm.addr + off;
 	if (move_pages(0, nw->npages, nw->ppages, nw->pnodes, nw->pstatus, cf->method == M_MOVE_PAGES_ALL ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE) < 0)
-		return fl_case_error(w->c, "pair: initial move_pages: %s", errname(errno));
+		return fl_case_error(w->c, "pair: initial move_pages: %s", fl_errno_name(errno));
 	if (fl_verify(&nw->pm, why, sizeof(why)))
 		return fl_case_skip(w->c, "pair: %s", why);
 	return 0;
@@ -773,7 +749,7 @@ static int pair_move(struct fl_worker *w, struct nm_worker *nw, int node)
 	ret = move_pages(0, nw->npmv, nw->pmv, nw->pnodes, nw->pstatus,
 			 cf->method == M_MOVE_PAGES_ALL ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE);
 	nw->pmove_ns = fl_now_ns() - t0;
-	return ret < 0 ? fl_case_error(w->c, "pair: move_pages to node %d: %s", node, errname(errno)) : 0;
+	return ret < 0 ? fl_case_error(w->c, "pair: move_pages to node %d: %s", node, fl_errno_name(errno)) : 0;
 }
 
 /* The twin must be on @node with its data; then the same-moment ratio. */
@@ -785,7 +761,7 @@ static int pair_check(struct fl_worker *w, struct nm_worker *nw, int node, uint6
 	uint64_t on = 0;
 
 	if (move_pages(0, nw->npages, nw->ppages, NULL, nw->pwhere, 0) < 0)
-		return fl_case_error(w->c, "pair: status query: %s", errname(errno));
+		return fl_case_error(w->c, "pair: status query: %s", fl_errno_name(errno));
 	for (size_t i = 0; i < nw->npages; i++)
 		on += nw->pwhere[i] == node;
 	for (uint64_t i = 0; i < nw->pm.len / 8; i++)
@@ -842,7 +818,7 @@ static int nm_prepare(struct fl_worker *w)
 	node_pair(nw->node);
 	ret = bind_both(nw, nw->m.addr, nw->m.len);
 	if (ret)
-		return fl_case_error(w->c, "mbind(MPOL_BIND, nodes %d,%d): %s", nw->node[0], nw->node[1], errname(-ret));
+		return fl_case_error(w->c, "mbind(MPOL_BIND, nodes %d,%d): %s", nw->node[0], nw->node[1], fl_errno_name(-ret));
 	for (size_t i = 0; i < nw->npages; i++)
 		nw->pages[i] = (char *)nw->m.addr + i * 4096;
 	if (cf->granule == G_FOLIO)
@@ -859,10 +835,10 @@ static int nm_prepare(struct fl_worker *w)
 		nw->nodes[i] = nw->node[0];
 	if (move_pages(0, nw->npages, nw->pages, nw->nodes, nw->status, MPOL_MF_MOVE) < 0)
 		return errno == ENOSYS ? fl_case_skip(w->c, "move_pages: ENOSYS (kernel without CONFIG_MIGRATION)")
-				       : fl_case_error(w->c, "initial move_pages to node %d: %s", nw->node[0], errname(errno));
+				       : fl_case_error(w->c, "initial move_pages to node %d: %s", nw->node[0], fl_errno_name(errno));
 	nw->at = 0;
 	if (move_pages(0, nw->npages, nw->pages, NULL, nw->prev, 0) < 0)
-		return fl_case_error(w->c, "move_pages status query: %s", errname(errno));
+		return fl_case_error(w->c, "move_pages status query: %s", fl_errno_name(errno));
 	if (fl_verify(&nw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "after the initial move to node %d: %s", nw->node[0], why);
 	if (cf->pair && (ret = pair_setup(w, nw)))
@@ -919,7 +895,7 @@ static void reason_counts(struct nm_worker *nw, char *buf, size_t len)
 	for (int e = 1; e <= NR_ERRNO && o < len; e++)
 		if (nw->why_err[e])
 			o += (size_t)snprintf(buf + o, len - o, " %s=%llu",
-					      e == NR_ERRNO ? "other" : errname(e),
+					      e == NR_ERRNO ? "other" : fl_errno_name(e),
 					      (unsigned long long)nw->why_err[e]);
 	if (o < len)
 		snprintf(buf + o, len - o,
@@ -948,7 +924,7 @@ static int check_device(struct fl_worker *w, struct nm_worker *nw)
 		nw->seed++;
 		ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_FILL, 0, nw->held * 4096, nw->seed, &a);
 		if (ret)
-			return fl_case_error(w->c, "device write through the pin: %s", errname(-ret));
+			return fl_case_error(w->c, "device write through the pin: %s", fl_errno_name(-ret));
 		fill(nw, nw->held, nw->npages);
 		bad = verify(nw, 0, nw->held, &first);
 		if (bad)
@@ -962,18 +938,18 @@ static int check_device(struct fl_worker *w, struct nm_worker *nw)
 	ret = fl_drv_access(&nw->drv, nw->handle, cf->writers ? FL_ACCESS_READ : FL_ACCESS_VERIFY,
 			    0, nw->held * 4096, nw->seed, &a);
 	if (ret)
-		return fl_case_error(w->c, "device read after migration: %s", errname(-ret));
+		return fl_case_error(w->c, "device read after migration: %s", fl_errno_name(-ret));
 	fl_metric(w->c, "remirror_ms", "ms", FL_LOWER_IS_BETTER, (double)a.ns / 1e6);
 	if (!cf->writers && a.mismatches)
 		return fl_case_fail(w->c, "the device reads %llu words that differ from the CPU's data after migration (first at byte %llu)",
 				    (unsigned long long)a.mismatches, (unsigned long long)a.first_mismatch);
 	ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->held * 4096, 0, &a);
 	if (ret)
-		return fl_case_error(w->c, "stale check: %s", errname(-ret));
+		return fl_case_error(w->c, "stale check: %s", fl_errno_name(-ret));
 	ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET, &st,
 				  w->lat[LAT_CALLBACK], w->lat[LAT_REMIRROR]);
 	if (ret)
-		return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", errname(-ret));
+		return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", fl_errno_name(-ret));
 	for (int e = 0; e < FL_EV_COUNT; e++) {
 		inval += st.invalidations[e];
 		nw->inval_ev[e] += st.invalidations[e];
@@ -1035,7 +1011,7 @@ static int nm_check(struct fl_worker *w)
 	}
 	/* Where every page is now: the truth, whatever the call returned. */
 	if (move_pages(0, nw->npages, nw->pages, NULL, nw->where, 0) < 0)
-		return fl_case_error(w->c, "move_pages status query: %s", errname(errno));
+		return fl_case_error(w->c, "move_pages status query: %s", fl_errno_name(errno));
 	for (size_t i = 0; i < nw->npages; i++) {
 		int s = page_status(nw, i);
 

@@ -114,32 +114,6 @@ static inline void fl_note_verified(struct fl_case *c, const struct fl_mapping *
 }
 
 /*
- * "EOPNOTSUPP" for an errno (positive or negative).  A table, not
- * strerrorname_np(): that is glibc 2.32+, and bullseye (the 5.10 guests of
- * scripts/vm) has 2.31.
- */
-static inline const char *fl_errno_name(int e)
-{
-	static const struct { int e; const char *n; } names[] = {
-		{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EINTR, "EINTR" }, { EIO, "EIO" },
-		{ ENXIO, "ENXIO" }, { E2BIG, "E2BIG" }, { EBADF, "EBADF" }, { EAGAIN, "EAGAIN" },
-		{ ENOMEM, "ENOMEM" }, { EACCES, "EACCES" }, { EFAULT, "EFAULT" }, { EBUSY, "EBUSY" },
-		{ EEXIST, "EEXIST" }, { ENODEV, "ENODEV" }, { EINVAL, "EINVAL" }, { ENOSPC, "ENOSPC" },
-		{ ESPIPE, "ESPIPE" }, { EROFS, "EROFS" }, { ERANGE, "ERANGE" }, { ENOSYS, "ENOSYS" },
-		{ EOVERFLOW, "EOVERFLOW" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { ETIMEDOUT, "ETIMEDOUT" },
-		{ ECANCELED, "ECANCELED" }, { EMFILE, "EMFILE" }, { ENFILE, "ENFILE" },
-	};
-	static __thread char buf[24];
-
-	e = e < 0 ? -e : e;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].e == e)
-			return names[i].n;
-	snprintf(buf, sizeof(buf), "errno %d", e);
-	return buf;
-}
-
-/*
  * A file of @len bytes in @dir holding the device pattern at its own
  * offsets: what the "device" (an io_uring or O_DIRECT read) writes into
  * pinned memory.  Unlinked at once; fsync'd so O_DIRECT reads see it.
