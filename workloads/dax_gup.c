@@ -98,29 +98,6 @@ struct dg_state {
 	char behaviour[48];
 };
 
-static const char *errno_name(int e)
-{
-	static char buf[24];
-
-	switch (e) {
-	case 0: return "ok";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EFAULT: return "EFAULT";
-	case EINVAL: return "EINVAL";
-	case ENOMEM: return "ENOMEM";
-	case EPERM: return "EPERM";
-	case EBUSY: return "EBUSY";
-	case EAGAIN: return "EAGAIN";
-	case EIO: return "EIO";
-	case ENOSYS: return "ENOSYS";
-	case ENXIO: return "ENXIO";
-	case EOVERFLOW: return "EOVERFLOW";
-	default:
-		snprintf(buf, sizeof(buf), "errno %d", e);
-		return buf;
-	}
-}
-
 static size_t dg_footprint(const struct fl_case *c)
 {
 	return ((const struct gup_conf *)c->config)->size;
@@ -265,7 +242,7 @@ static void set_behaviour(struct fl_case *c, struct dg_state *s, int err)
 	const struct gup_conf *cf = c->config;
 	char key[64];
 
-	snprintf(s->behaviour, sizeof(s->behaviour), "%s", errno_name(err));
+	snprintf(s->behaviour, sizeof(s->behaviour), "%s", err ? fl_errno_name(err) : "ok");
 	snprintf(key, sizeof(key), "behaviour.%s", behaviour_keys[cf->op]);
 	fl_case_detail(c, key, s->behaviour);
 	s->did = !err;
