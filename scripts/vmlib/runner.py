@@ -222,13 +222,15 @@ def qemu_command(k, a, accel, initrd, image, out):
         # AnonHugePages with it on, all 256 MB with it off.
         append.append("numa_balancing=disable")
     if a.pmem == "nvdimm":
-        pm = out / "vm" / "nvdimm.img"
+        # the DIMM's backing file: fresh (sparse) each run, outside the
+        # results folder the guest sees over 9p
+        pm = cache_dir() / "nvdimm" / f"{k.label}.img"
+        pm.parent.mkdir(parents=True, exist_ok=True)
         with open(pm, "wb") as f:
             f.truncate(2 << 30)
         cmd += ["-object", f"memory-backend-file,id=nv0,share=on,"
                 f"mem-path={pm},size=2G,align=2M",
-                "-device", "nvdimm,id=nvdimm0,memdev=nv0,node=1,"
-                "label-size=128K"]
+                "-device", "nvdimm,id=nvdimm0,memdev=nv0,node=1"]
     else:
         append.append(f"memmap={a.pmem}")
         if a.devdax:
@@ -551,6 +553,7 @@ def run_kernel(k, a, job, out):
         env = {"FL_JOB": job.name, "FL_FS": a.fs,
                "FL_TEST_HOOKS": "1" if a.test_hooks else "",
                "FL_DEVDAX": "1" if a.devdax else "",
+               "FL_PMEM": "nvdimm" if a.pmem == "nvdimm" else "memmap",
                "FL_EXEC": a.exec or "",
                "FL_SET": " ".join(a.set), "FL_ARGS": a.faultline_args,
                "FL_SELFTESTS": "1" if a.selftests and k.selftests else "",
