@@ -43,6 +43,7 @@ static const char usage[] =
 "  -p, --prepare                change system settings cases need; restored at exit\n"
 "  -o, --out DIR                results folder (default results/<run-id>)\n"
 "      --resume                 skip cases already recorded in --out DIR\n"
+"      --dry-run                validate and list the cases, run nothing\n"
 "  -q, --quiet                  no per-case summary lines\n"
 "\n"
 "Exit status: 0 all cases passed or skipped, 1 a case failed or errored,\n"
@@ -249,6 +250,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "resume", no_argument, NULL, 'R' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "dry-run", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -258,6 +260,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 	const char *backing = NULL;
 	char *sets[64], core_sets[8][300];
 	unsigned nsets = 0, ncore = 0;
+	bool dry_run = false;
 	char err[1024];
 	int opt, ret;
 
@@ -285,6 +288,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 		case 'o': ro.out_dir = optarg; break;
 		case 'R': ro.resume = true; break;
 		case 'q': ro.quiet = true; break;
+		case 'D': dry_run = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -317,6 +321,13 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 	if (fl_job_finish(&job, sets, nsets, backing, &plan, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		return FL_EXIT_USAGE;
+	}
+	if (dry_run) {
+		/* Validated and expanded; nothing runs. */
+		for (unsigned i = 0; i < plan.nr_cases; i++)
+			printf("%s\n", plan.cases[i].label);
+		fl_plan_free(&plan);
+		return FL_EXIT_OK;
 	}
 	ret = fl_run_plan(&plan, &ro);
 	fl_plan_free(&plan);

@@ -12,6 +12,7 @@ extern const struct workload wl_gup_bench, wl_notifier_vs_pinned;
 extern const struct workload wl_numa_migrate, wl_device_migrate;
 extern const struct workload wl_gup_user, wl_cow_pin, wl_cow_race;
 extern const struct workload wl_dax_populate, wl_dax_gup;
+extern const struct workload wl_test_crash;
 
 const struct workload *const fl_workloads[] = {
 	&wl_populate,
@@ -26,6 +27,7 @@ const struct workload *const fl_workloads[] = {
 	&wl_cow_race,
 	&wl_dax_populate,
 	&wl_dax_gup,
+	&wl_test_crash,		/* test-only: skips unless FAULTLINE_TEST_HOOKS=1 */
 	NULL
 };
 

@@ -18,7 +18,6 @@
  * To use (in a guest only):
  *   FAULTLINE_TEST_HOOKS=1 faultline run test-crash --set mode=oops
  */
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -108,5 +107,6 @@ const struct workload wl_test_crash = {
 	.op_unit = "event",
 	.options = crash_options,
 	.config_size = sizeof(struct crash_conf),
+	.supported = crash_supported,
 	.run = crash_run,
 };

@@ -113,3 +113,17 @@ def test_sigint_keeps_finished_cases_and_restores_settings():
         assert recs[1]["status"] == "error" and "interrupted" in recs[1]["reason"], recs[1]
     changes = run["prepare"]["changes"]
     assert changes and all(c["restored"] for c in changes), changes
+
+
+def test_every_suite_job_file_is_valid():
+    """Each job file in workloads/suites expands (stress.job is for `faultline stress`)."""
+    suites = os.path.join(ROOT, "workloads/suites")
+    counts = []
+    for f in sorted(os.listdir(suites)):
+        if not f.endswith(".job") or f == "stress.job":
+            continue
+        p = faultline("run", os.path.join(suites, f), "--dry-run")
+        n = len(p.stdout.splitlines())
+        assert n > 0, f
+        counts.append(f"{f}={n}")
+    return ", ".join(counts)
