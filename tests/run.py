@@ -214,8 +214,9 @@ def group_vm(tally):
             tally.add("vm", "tests/vm/run", "skip", m.group(2))
             return
         elif m:
-            tally.add("vm", m.group(2).split(" (")[0],
-                      "pass" if m.group(1) == "ok  " else "fail", m.group(2))
+            ok = m.group(1) == "ok  "
+            tally.add("vm", m.group(2).split(" (")[0] if not ok else m.group(2),
+                      "pass" if ok else "fail", "" if ok else m.group(2))
     if p.returncode not in (0, 1) or not base:
         tally.add("vm", "tests/vm/run", "fail", f"exit {p.returncode}: {(p.stderr or p.stdout)[-1500:]}")
         return

@@ -216,8 +216,9 @@ def build_faultline(k, logf, repo=REPO):
     h = hashlib.sha256()
     for f in sorted(files):
         # what `make` and `make -C drivers` read (not scripts, docs, tests)
-        if f.startswith(("scripts/", "docs/", "tests/", "results/", ".ci/")) \
-                or f.endswith(".md"):
+        # (tests/driver/ is built too: the driver's userspace tests)
+        if (f.startswith(("scripts/", "docs/", "tests/", "results/", ".ci/"))
+                and not f.startswith("tests/driver/")) or f.endswith(".md"):
             continue
         h.update(f.encode() + b"\0" + (repo / f).read_bytes())
     marker = Path(k.root) / ".complete"
@@ -280,6 +281,11 @@ def build_faultline(k, logf, repo=REPO):
                                f"KDIR={k.kdir} failed (log {logf})")
         else:
             ko = kos[0]
+            # fl-smoke and fl-fuzz, static: scripts/vm copies them into the share.
+            r = in_root("make", "-C", "/mnt/tests/driver", "STATIC=1")
+            if r.returncode:
+                notes["driver_tests"] = ("driver tests not built: make -C tests/driver "
+                                         f"failed (log {logf})")
     write_json(stamp, {"key": key, "faultline": str(fl) if fl else None,
                        "driver": str(ko) if ko else None, "notes": notes})
     return fl, ko, notes

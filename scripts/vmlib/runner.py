@@ -568,6 +568,12 @@ def run_kernel(k, a, job, out):
         if ko:
             shutil.copy2(ko, vmd / "faultline.ko")
             env["FL_DRIVER"] = "faultline.ko"
+        for t in ("fl-smoke", "fl-fuzz"):
+            built = cache_dir() / "build" / k.label / "src" / "tests" / "driver" / t
+            if ko and built.exists():
+                shutil.copy2(built, vmd / t)
+            elif (vmd / t).exists():
+                (vmd / t).unlink()
         if env["FL_SELFTESTS"]:
             if (vmd / "selftests").exists():
                 shutil.rmtree(vmd / "selftests")
