@@ -129,7 +129,7 @@ fail:
 	return -1;
 }
 
-static int write_json_atomic(const char *path, json_t *j)
+int fl_write_json_atomic(const char *path, json_t *j)
 {
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	size_t len;
@@ -185,7 +185,7 @@ int fl_results_open(struct fl_results *r, const char *out_dir, bool resume,
 			   "command_line", cmd, "complete", 0);
 	/* Probe writability of run.json now, not after the first case. */
 	snprintf(path, sizeof(path), "%s/run.json", r->dir);
-	if (write_json_atomic(path, r->run)) {
+	if (fl_write_json_atomic(path, r->run)) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		close(r->jsonl_fd);
 		return -1;
@@ -220,7 +220,7 @@ static void save_run(struct fl_results *r)
 	char path[600];
 
 	snprintf(path, sizeof(path), "%s/run.json", r->dir);
-	if (write_json_atomic(path, r->run))
+	if (fl_write_json_atomic(path, r->run))
 		fprintf(stderr, "faultline: cannot write %s: %s\n", path, strerror(errno));
 }
 

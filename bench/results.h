@@ -33,6 +33,9 @@ void fl_results_note_placement(struct fl_results *r, const struct fl_placement *
 int fl_results_append(struct fl_results *r, json_t *rec, unsigned seq);
 void fl_results_finish(struct fl_results *r, bool complete, int exit_status);
 
+/* @j as indented JSON plus a newline, through fl_write_file_atomic(). */
+int fl_write_json_atomic(const char *path, json_t *j);
+
 json_t *fl_record_new(const struct fl_case_def *def, const char *status,
 		      const char *reason, unsigned workers, uint64_t t_start_mono);
 /* NaN and infinities become null: JSON has no such numbers. */

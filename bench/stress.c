@@ -1271,21 +1271,6 @@ static int write_job(const char *path, const struct stress_conf *sc, struct slot
 	return ret;
 }
 
-static int write_json_file(const char *path, json_t *j)
-{
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	size_t len;
-	int ret;
-
-	if (!text)
-		return -1;
-	len = strlen(text);
-	text[len] = '\n';
-	ret = fl_write_file_atomic(path, text, len + 1);
-	free(text);
-	return ret;
-}
-
 /* ---- the kernel log --------------------------------------------------------------- */
 
 /*
@@ -1858,7 +1843,7 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 			fprintf(stderr, "faultline: cannot write %s: %s\n", path, strerror(errno));
 	}
 	snprintf(path, sizeof(path), "%s/stress.json", res.dir);
-	if (write_json_file(path, sj)) {
+	if (fl_write_json_atomic(path, sj)) {
 		fprintf(stderr, "faultline: cannot write %s: %s\n", path, strerror(errno));
 		exit_status = FL_EXIT_INTERNAL;
 	}

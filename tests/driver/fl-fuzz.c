@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 
 #include "driver.h"
+#include "vmstat.h"
 
 #define PAGE		4096ull
 #define MB		(1ull << 20)
@@ -69,30 +70,6 @@ static uint64_t rnd(uint64_t *s)
 static int xioctl(int fd, unsigned long cmd, void *arg)
 {
 	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
-
-static long vmstat(const char *key)
-{
-	char name[64];
-	long v;
-	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
-
-	/* Fold the per-cpu deltas first, or the counters drift by a few. */
-	if (f) {
-		fputs("1\n", f);
-		fclose(f);
-	}
-	f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &v) == 2)
-		if (!strcmp(name, key)) {
-			fclose(f);
-			return v;
-		}
-	fclose(f);
-	return -1;
 }
 
 static int open_dev(void)

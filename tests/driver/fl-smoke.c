@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "driver.h"
+#include "vmstat.h"
 
 #define MB		(1ul << 20)
 #define PAGE		4096ul
@@ -78,30 +79,6 @@ static void cpu_fill(void *buf, uint64_t off, uint64_t len, uint64_t seed)
 
 	for (uint64_t i = 0; i < len / 8; i++)
 		w[i] = fl_pattern(seed, off + i * 8);
-}
-
-static long vmstat(const char *key)
-{
-	char name[64];
-	long v;
-	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
-
-	/* Fold the per-cpu deltas first, or the counters drift by a few. */
-	if (f) {
-		fputs("1\n", f);
-		fclose(f);
-	}
-	f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &v) == 2)
-		if (!strcmp(name, key)) {
-			fclose(f);
-			return v;
-		}
-	fclose(f);
-	return -1;
 }
 
 static void test_pin(struct fl_driver *d, uint32_t flags, const char *name)
