@@ -21,25 +21,8 @@
 #include <linux/magic.h>
 
 #include "backing.h"
+#include "mmflags.h"
 #include "sysfs.h"
-
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB	(21 << MAP_HUGE_SHIFT)
-#define MAP_HUGE_1GB	(30 << MAP_HUGE_SHIFT)
-#endif
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC	0x80000
-#endif
-#ifndef STATX_ATTR_DAX
-#define STATX_ATTR_DAX	0x00200000
-#endif
-
-#define SZ_4K	4096ul
-#define SZ_2M	(2ul << 20)
-#define SZ_1G	(1ul << 30)
 
 /* /proc/kpageflags bits (include/uapi/linux/kernel-page-flags.h). */
 #define KPF_ANON	12

@@ -50,10 +50,7 @@
 #include "driver.h"
 #include "pinning.h"
 #include "workload.h"
-
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18
-#endif
+#include "mmflags.h"
 
 enum { PIN_IO_URING, PIN_O_DIRECT, PIN_VMSPLICE, PIN_DRIVER };
 static const char *const pins[] = { "io_uring", "o_direct", "vmsplice", "driver", NULL };

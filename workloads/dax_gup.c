@@ -44,10 +44,9 @@
 #include <liburing.h>
 
 #include "driver.h"
+#include "mmflags.h"
 #include "workload.h"
 
-#define SZ_4K	4096ul
-#define SZ_2M	(2ul << 20)
 #define IO_CHUNK (1ul << 20)
 
 enum op {

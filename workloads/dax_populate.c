@@ -66,20 +66,8 @@
 #include "driver.h"
 #include "sysfs.h"
 #include "workload.h"
+#include "mmflags.h"
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#define MADV_POPULATE_WRITE 23
-#endif
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-
-#define SZ_4K	4096ul
-#define SZ_2M	(2ul << 20)
 #define PG_PMD_COLOUR	(SZ_2M / SZ_4K - 1)
 
 /* Flags of the fs_dax events (include/linux/mm_types.h, mm.h). */

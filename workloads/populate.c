@@ -23,11 +23,8 @@
 #include <sys/mman.h>
 
 #include "sysfs.h"
+#include "mmflags.h"
 #include "workload.h"
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 enum { MODE_FIRST_TOUCH, MODE_MAP_POPULATE, MODE_POPULATE_WRITE };
 static const char *const modes[] = { "first-touch", "map-populate", "populate-write", NULL };
