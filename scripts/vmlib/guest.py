@@ -7,6 +7,7 @@ pristine) and switch_roots into scripts/guest/init, which then uses the
 root's own kmod for everything else (9p, nd_e820, nd_pmem, the driver).
 """
 
+import fcntl
 import hashlib
 import json
 import lzma
@@ -17,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .common import REPO, VmError, cache_dir, log, run
+from .common import REPO, VmError, cache_dir, flocked, log, run
 
 GUEST_DIR = REPO / "scripts" / "guest"
 
@@ -206,8 +207,7 @@ def build_faultline(k, logf, repo=REPO):
     absent = ensure_packages(k.suite, BUILD_EXTRAS + extra)
     if absent:
         notes["packages"] = f"{k.suite} lacks {', '.join(absent)}"
-    work = cache_dir() / "build" / k.label
-    src = work / "src"
+    label_dir = cache_dir() / "build" / k.label
     # Tracked and untracked-but-not-ignored files: what a clone would have.
     files = [f.decode() for f in subprocess.run(
         ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
@@ -224,6 +224,38 @@ def build_faultline(k, logf, repo=REPO):
     marker = Path(k.root) / ".complete"
     h.update(f"{k.release} {k.kdir} {marker.stat().st_mtime}".encode())
     key = h.hexdigest()
+    # One directory per source hash: runs from different checkouts (or
+    # two runs of one kernel at once) never rebuild each other's tree.
+    work = label_dir / key[:16]
+    k.build_dir = work
+    with flocked(label_dir / f"{key[:16]}.lock"):
+        built = _build_in(k, repo, files, key, work, notes, logf)
+    _prune_builds(label_dir, keep=6)
+    return built
+
+
+def _prune_builds(label_dir, keep):
+    """Drop all but the newest `keep` source builds of one kernel, skipping
+    any whose lock another run holds."""
+    dirs = sorted((d for d in label_dir.iterdir()
+                   if d.is_dir() and (d / "key.json").exists()),
+                  key=lambda d: (d / "key.json").stat().st_mtime,
+                  reverse=True)
+    for d in dirs[keep:]:
+        fd = os.open(label_dir / f"{d.name}.lock", os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(d, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
+def _build_in(k, repo, files, key, work, notes, logf):
+    src = work / "src"
     stamp = work / "key.json"
     try:
         old = json.loads(stamp.read_text())

@@ -43,6 +43,7 @@ class Kernel:
         self.kdir = None        # headers path inside the root (chroot view)
         self.kdir_host = None   # extra host dir bind-mounted for path:/build:
         self.selftests = None   # host dir with built mm selftests
+        self.build_dir = None   # faultline + driver build for this kernel
         self.notes = {}
 
 
@@ -569,7 +570,7 @@ def run_kernel(k, a, job, out):
             shutil.copy2(ko, vmd / "faultline.ko")
             env["FL_DRIVER"] = "faultline.ko"
         for t in ("fl-smoke", "fl-fuzz"):
-            built = cache_dir() / "build" / k.label / "src" / "tests" / "driver" / t
+            built = k.build_dir / "src" / "tests" / "driver" / t
             if ko and built.exists():
                 shutil.copy2(built, vmd / t)
             elif (vmd / t).exists():
