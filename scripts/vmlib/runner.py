@@ -558,6 +558,7 @@ def run_kernel(k, a, job, out):
                "FL_EXEC": a.exec or "",
                "FL_SET": " ".join(a.set), "FL_ARGS": a.faultline_args,
                "FL_SELFTESTS": "1" if a.selftests and k.selftests else "",
+               "FL_SELFTESTS_ONLY": a.selftests_only.replace(",", " "),
                "FL_DRIVER": "", "FL_DRIVER_WHY": notes.get(
                    "driver", "").removeprefix("driver not built: "),
                "FL_FAULTLINE_WHY": notes.get("faultline", "")}
@@ -579,6 +580,10 @@ def run_kernel(k, a, job, out):
             if (vmd / "selftests").exists():
                 shutil.rmtree(vmd / "selftests")
             shutil.copytree(k.selftests, vmd / "selftests", symlinks=True)
+            # the runner script of this checkout, not the one cached with
+            # the kernel build
+            shutil.copy2(REPO / "scripts/guest/selftests-run",
+                         vmd / "selftests" / "run")
         if k.modroot != k.root:
             # modules of a built kernel: bind-mounted over /lib/modules
             # (hard links when on the same filesystem: no copy)
