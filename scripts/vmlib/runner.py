@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import guest, roots
+from . import guest, roots, stressmode
 from .common import (REPO, UsageError, VmError, cache_dir, host_mirror, log,
                      progress, run)
 
@@ -26,6 +26,11 @@ SUITE_RE = re.compile(r"^[a-z][a-z0-9.-]*$")
 # case and boots again), the console carries warnings and worse.
 PANIC_ARGS = ("oops=panic panic_on_warn=1 softlockup_panic=1 "
               "hung_task_panic=1 panic=1")
+
+
+
+def is_stress(a):
+    return getattr(a, "cmd", "") == "stress"
 
 
 # --------------------------------------------------------------------------
@@ -214,7 +219,8 @@ def qemu_command(k, a, accel, initrd, image, out):
             "-object", f"memory-backend-ram,id=m1,size={rest}M",
             "-numa", "node,nodeid=1" + (f",cpus={c1}" if c1 else "") +
             ",memdev=m1"]
-    append = ["console=ttyS0,115200", "loglevel=5", "rw", PANIC_ARGS,
+    append = ["console=ttyS0,115200", "loglevel=5", "rw",
+              stressmode.PANIC_ARGS if is_stress(a) else PANIC_ARGS,
               "no_hash_pointers", "transparent_hugepage=madvise"]
     if not a.numa_balancing:
         # Automatic NUMA balancing (on by default with 2 nodes) turns THP
@@ -299,6 +305,8 @@ class Boot:
         self.status = {}
         self.outcome = None
         self.kernel_lines = []      # for dmesg.txt when the boot crashed
+        self.stress = stressmode.Watch()
+        self.suite_at = None        # when the suite (or stress run) began
 
     def feed(self, line):
         line = line.rstrip("\r\n")
@@ -326,6 +334,11 @@ class Boot:
             self.recent = (self.recent + [line])[-5:]
             return
         self.recent = (self.recent + [line])[-5:]
+        sp = self.stress.feed(line)
+        if sp:
+            self.last_event = time.monotonic()
+            progress.status(f"boot {self.n}: {sp}")
+            return
         m = CASE_RE.search(line)
         if m:
             kind, seq, total, label = m.group(1), int(m.group(2)), \
@@ -347,6 +360,7 @@ class Boot:
             self.last_event = time.monotonic()
             if msg.startswith("run faultline"):
                 self.suite_started = True
+                self.suite_at = time.monotonic()
             if msg.startswith("done"):
                 self.done = True
             if "=" in msg and not msg.startswith(("run ", "done")):
@@ -390,8 +404,13 @@ def watch_qemu(cmd, consolef, boot, a, timeout_case, boot_timeout):
                 if len(boot.splats) > nsplat and splat_at is None:
                     splat_at = time.monotonic()
             now = time.monotonic()
-            if splat_at and now - splat_at > 20:
+            if splat_at and now - splat_at > (
+                    stressmode.SPLAT_GRACE_S if is_stress(a) else 20):
                 why = "splat"   # a splat that did not panic (e.g. lockdep)
+                break
+            if is_stress(a) and boot.suite_at and not boot.done and \
+                    now - boot.suite_at > a.stress_s + stressmode.OVERRUN_S:
+                why = "hung"    # progress lines, but no end
                 break
             if not boot.suite_started and now - boot.started > boot_timeout:
                 why = "boot-timeout"
@@ -562,6 +581,8 @@ def run_kernel(k, a, job, out):
                "FL_DRIVER": "", "FL_DRIVER_WHY": notes.get(
                    "driver", "").removeprefix("driver not built: "),
                "FL_FAULTLINE_WHY": notes.get("faultline", "")}
+        if is_stress(a):
+            env.update(stressmode.prepare(a, job))
         shutil.copy2(job, vmd / job.name)
         if fl:
             shutil.copy2(fl, vmd / "faultline")
@@ -604,7 +625,8 @@ def run_kernel(k, a, job, out):
         consolef = out / "console.log"
         resume = (out / "results.jsonl").exists()
         boot_fail = 0
-        for n in range(1, a.max_boots + 1):
+        # A stress run is one boot: a splat ends it (no resume).
+        for n in range(1, 2 if is_stress(a) else a.max_boots + 1):
             env["FL_BOOT"] = str(n)
             env["FL_RESUME"] = "1" if resume else "0"
             (vmd / "guest.env").write_text("".join(
@@ -631,6 +653,10 @@ def run_kernel(k, a, job, out):
                     "# boot ended before dmesg was saved: kernel lines "
                     "from the serial console\n" +
                     "\n".join(boot.kernel_lines) + "\n")
+            if is_stress(a):
+                meta["stress"] = summary["stress"] = stressmode.conclude(
+                    k, a, out, job, boot, why)
+                break
             if boot.splats:
                 s = boot.splats[0]
                 first = headline(s["lines"])
@@ -820,6 +846,27 @@ def cmd_run(a):
     s = run_kernel(k, a, job, out)
     print_summary([s])
     return exit_status([s])
+
+
+def cmd_stress(a):
+    job = check_job(a.suite)
+    k = parse_kernel(a.kernel, a.kasan)
+    stressmode.parse_duration(a.duration or "0")
+    out = Path(a.out).resolve() if a.out else default_out(
+        "stress-" + k.label)
+    if (out / "results.jsonl").exists():
+        raise UsageError(f"{out} holds a run already (a stress run does not "
+                         "resume): choose another --out")
+    check_host()
+    check_kernels([k])
+    if a.clean:
+        clean_kernel(k)
+    s = run_kernel(k, a, job, out)
+    print_summary([s])
+    st = s.get("stress")
+    if st:
+        stressmode.print_summary(st)
+    return 0 if st and st["result"] == "pass" and not s.get("error") else 1
 
 
 def cmd_matrix(a):
