@@ -171,6 +171,36 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, factor=1.0):
     return c
 
 
+def compare_status(rb, x, run):
+    """A case that passed in the baseline and did not pass in a run (skip,
+    fail, error, hung; or never recorded by a run that did not complete) is
+    that run's regression, whatever the reason: the engine rightly skips a
+    THP case that got 4K pages instead of measuring it, and a comparison
+    must not read that as "nothing to compare".  The reverse is an
+    improvement.  None when the status did not cross pass/not-pass (or the
+    case is simply not in the run's suite)."""
+    sb = _status(rb)
+    if x is None:
+        if sb != "pass" or run.complete:
+            return None  # a complete run without the case ran another suite: "unmatched"
+        sn, reason = "lost", "not recorded: the run did not complete"
+    else:
+        sn, reason = _status(x), (x.get("reason") or "")
+    if sb is None or (sb == "pass") == (sn == "pass"):
+        return None
+    regressed = sb == "pass"
+    if not regressed:
+        reason = (rb.get("reason") or "") if rb else ""
+        reason = "the baseline's %s: %s" % (sb, reason) if reason else ""
+    return {"kind": "status", "metric": "status", "stat": "status", "unit": "",
+            "direction": "info", "n_base": None, "n_new": None,
+            "base": sb, "new": sn, "change_pct": None, "cv_base": None, "cv_new": None,
+            "p": None, "ci_pct": None, "ci_conf": None,
+            "status_change": "%s->%s" % (sb, sn),
+            "verdict": "regressed" if regressed else "improved",
+            "notes": [reason] if reason else []}
+
+
 def compare_latency(name, hb, hn, st, seed_keys, factor=1.0, tails_suspect=False):
     """p50/p99/p99.9 of two merged histograms.  Tails (p99 and up) are the
     first thing other load on the machine moves (preemption, interrupts), so
@@ -512,6 +542,11 @@ def build(runs, baseline, st, fail_on=None):
         if len(set(present)) > 1:
             rep["status_changes"].append({"case": name, "values": sts})
         _behaviour(rep, name, recs)
+        for r, x in zip(others, recs[1:]):
+            c = compare_status(recs[0], x, r)
+            if c:
+                c.update(case=name, run=r.label)
+                rep["comparisons"].append(c)
         rb = recs[0]
         if rb is None or rb["status"] != "pass":
             continue
@@ -561,7 +596,7 @@ def build(runs, baseline, st, fail_on=None):
                    for x in recs[1:]) or not others:
                 rep["latency_plots"].append({"case": name, "latency": lname, "key": list(k)})
 
-    rep["comparisons"].sort(key=lambda c: (VERDICT_ORDER[c["verdict"]],
+    rep["comparisons"].sort(key=lambda c: (VERDICT_ORDER[c["verdict"]], c["kind"] != "status",
                                            -abs(c["change_pct"] or 0)
                                            if c["verdict"] in ("regressed", "improved") else 0))
     order = {"hung": 0, "error": 1, "fail": 2}
@@ -574,8 +609,7 @@ def build(runs, baseline, st, fail_on=None):
         for v in VERDICT_ORDER:
             s[v] = len([c for c in cs if c["verdict"] == v])
         i = cols.index(r)
-        s["lost"] = len([x for x in rep["status_changes"]
-                         if x["values"][0] == "pass" and x["values"][i] not in (None, "pass")])
+        s["lost"] = len([c for c in cs if c["kind"] == "status" and c["verdict"] == "regressed"])
         s["flagged_pct"] = (100.0 * (s["regressed"] + s["improved"]) / s["compared"]
                             if s["compared"] else 0.0)
         tested = [c for c in cs if c["p"] is not None]
@@ -646,7 +680,12 @@ def _gate(rep, fail_on):
             incomparable = {s["run"] for s in rep["summary"] if not s["timing_comparable"]}
             for c in rep["comparisons"]:
                 ch = c["change_pct"]
-                if c["verdict"] == "regressed" and c["run"] in incomparable:
+                if c["verdict"] == "regressed" and c["kind"] == "status":
+                    # a case that no longer runs is a regression of any size
+                    res["triggered"].append("regression %s on %s: %s (%s)"
+                                            % (c["case"], c["run"], c["status_change"],
+                                               "; ".join(c["notes"])))
+                elif c["verdict"] == "regressed" and c["run"] in incomparable:
                     res.setdefault("ignored", []).append(
                         "%s %s on %s (TCG vs native)" % (c["case"], c["metric"], c["run"]))
                 elif c["verdict"] == "regressed" and (ch is None or abs(ch) > (limit or 0)):

@@ -31,6 +31,16 @@ def change(x):
     return "%+.1f%%" % x
 
 
+def change_of(c):
+    """The %change cell of a comparison; a status comparison shows the
+    status change (pass->skip) instead."""
+    return c["status_change"] if c["kind"] == "status" else change(c["change_pct"])
+
+
+def n_of(c):
+    return "-" if c["kind"] == "status" else "%s/%s" % (c["n_base"], c["n_new"])
+
+
 def ci(c):
     r = c.get("ci_pct")
     if not r:
@@ -100,7 +110,7 @@ def overview(rep):
             cells[k] = {}
             order.append(k)
         mark = VERDICT_MARK[c["verdict"]]
-        cells[k][c["run"]] = change(c["change_pct"]) + " " + (mark or " ")
+        cells[k][c["run"]] = change_of(c) + " " + (mark or " ")
     flagged = [k for k in order if any(v.endswith((" R", " I")) for v in cells[k].values())]
     rest = [k for k in order if k not in flagged]
     rows = [[case, metric] + [cells[(case, metric)].get(r, "-  ") for r in cols[1:]]

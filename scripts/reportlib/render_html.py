@@ -51,8 +51,8 @@ def cmp_table(cs):
                      "-" if c.get("cv_base") is None else "%.1f%%" % (c["cv_base"] * 100),
                      fmt.num(c["new"], c["unit"]),
                      "-" if c.get("cv_new") is None else "%.1f%%" % (c["cv_new"] * 100),
-                     fmt.change(c["change_pct"]), fmt.ci(c), fmt.pval(c["p"]),
-                     "%s/%s" % (c["n_base"], c["n_new"]), "; ".join(c["notes"])])
+                     fmt.change_of(c), fmt.ci(c), fmt.pval(c["p"]),
+                     fmt.n_of(c), "; ".join(c["notes"])])
     return table(heads, rows, [c["verdict"] for c in cs], num_cols=(5, 6, 7, 8, 9, 10, 11))
 
 

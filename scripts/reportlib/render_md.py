@@ -22,8 +22,8 @@ def cmp_rows(cs):
         rows.append([c["verdict"].upper() if c["verdict"] in ("regressed", "improved")
                      else c["verdict"],
                      fmt.num(c["base"], c["unit"]), cvb, fmt.num(c["new"], c["unit"]), cvn,
-                     fmt.change(c["change_pct"]), fmt.ci(c), fmt.pval(c["p"]),
-                     "%s/%s" % (c["n_base"], c["n_new"]),
+                     fmt.change_of(c), fmt.ci(c), fmt.pval(c["p"]),
+                     fmt.n_of(c),
                      "%s %s" % (c["metric"], c["unit"] if c["unit"] != "ns" else ""),
                      c["case"]])
     return rows
@@ -123,7 +123,9 @@ def render(rep):
                            "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
                           for s in rep["summary"]],
                          "lrrrrrrrrrrl"))
-        w("  (pass->not: cases that pass in the baseline and skip, fail or error here;\n"
+        w("  (pass->not: cases that pass in the baseline and skip, fail, error or hang\n"
+          "  here, or that a run which did not complete never recorded: each is one\n"
+          "  'regressed' with its reason (status row), whatever the metrics;\n"
           "  flagged: regressed + improved over compared, the false-positive rate of an A/A;\n"
           "  expected false +: tests x alpha, the number of p < alpha results chance\n"
           "  alone gives if nothing changed; --min-change filters most of them)")

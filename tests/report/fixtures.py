@@ -146,9 +146,14 @@ BACKINGS = ("anon-4k", "thp", "shmem", "hugetlb-2m")
 
 
 def suite(path, run_id, seed, env_kw=None, repeat=5, thp_factor=1.0, latency_n=20000,
-          extra=None, cv=0.01, complete=True, truncate_last=False, memset=9.8, tail=1.0):
+          extra=None, cv=0.01, complete=True, truncate_last=False, memset=9.8, tail=1.0,
+          skip=None, drop=()):
     """A quick.job-like run: populate per backing and mode, fault-scale per
-    backing.  thp_factor scales THP throughput (0.6 = THP disabled)."""
+    backing.  thp_factor scales THP throughput (0.6 = THP disabled).
+    skip: {backing: reason} records those backings' cases as skip, as the
+    engine does when the backing is not what was asked (THP never); drop:
+    backings whose cases are not written (a run killed before them)."""
+    skip = skip or {}
     rng = random.Random(seed)
     recs = []
     seq = 0
@@ -173,6 +178,10 @@ def suite(path, run_id, seed, env_kw=None, repeat=5, thp_factor=1.0, latency_n=2
         recs.append(record(run_id, seq, "fault-scale", backing, {"tasks": 1}, metrics=ms,
                            repeat=repeat))
         seq += 1
+        for r in recs:
+            if r["backing"] == backing and backing in skip:
+                r.update(status="skip", reason=skip[backing], metrics={}, latency={})
+        recs = [r for r in recs if r["backing"] not in drop]
     recs.extend(extra or [])
     meta = run_json(run_id, env(**(env_kw or {})), complete=complete, repeat=repeat,
                     memset=memset)

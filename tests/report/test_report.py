@@ -209,6 +209,49 @@ class TestComparisons(Tmp):
         self.assertIn("thp.enabled", md)
         self.assertLess(md.index("Regressions"), md.index("All comparisons"))
 
+    def test_pass_to_skip_is_a_regression(self):
+        """Check 2 as the engine records it: with THP never the THP cases are
+        skipped (a THP run that got 4K pages is a skip, not a number), and a
+        case that passed in the baseline and does not pass in the run is that
+        run's regression, gated by --fail-on regression at any PCT."""
+        why = "THP disabled (transparent_hugepage/enabled=never): --prepare ..."
+        a = F.suite(self.path("a"), "a", 1)
+        b = F.suite(self.path("b"), "b", 2, skip={"thp": why}, env_kw={"thp": "never"})
+        rep, md, _, se = self.run_report([a, b], "--no-html", "--fail-on", "regression:50",
+                                         expect=1)
+        status = [c for c in rep["comparisons"] if c["kind"] == "status"]
+        self.assertEqual(sorted(c["case"] for c in status),
+                         sorted(x["case"] for x in rep["status_changes"]))
+        self.assertEqual(len(status), 4)  # three populate modes and fault-scale on THP
+        for c in status:
+            self.assertTrue("/thp/" in c["case"], c)
+            self.assertEqual((c["verdict"], c["status_change"], c["notes"]),
+                             ("regressed", "pass->skip", [why]))
+        for c in rep["comparisons"]:
+            if "/anon-4k/" in c["case"]:
+                self.assertIn(c["verdict"], ("unchanged", "info"), c)
+        self.assertEqual(rep["summary"][0]["lost"], 4)
+        self.assertEqual(rep["summary"][0]["regressed"], 4)
+        self.assertIn("pass->skip", md[md.index("Regressions"):md.index("Improvements")])
+        self.assertIn(why, md[md.index("Regressions"):md.index("Improvements")])
+        self.assertEqual(se.count("--fail-on: regression"), 4, se)
+        # the other way round the same cases are improvements, and not gated
+        rep, _, _, _ = self.run_report([b, a], "--no-html", "--fail-on", "regression")
+        self.assertEqual([(c["verdict"], c["status_change"]) for c in rep["comparisons"]
+                          if c["kind"] == "status"], [("improved", "skip->pass")] * 4)
+
+    def test_case_lost_by_an_incomplete_run_is_a_regression(self):
+        a = F.suite(self.path("a"), "a", 1)
+        cut = F.suite(self.path("cut"), "cut", 2, drop=("hugetlb-2m",), complete=False)
+        other = F.suite(self.path("other"), "other", 3, drop=("hugetlb-2m",))
+        rep, _, _, _ = self.run_report([a, cut, other], "--no-html")
+        lost = [c for c in rep["comparisons"] if c["kind"] == "status"]
+        self.assertEqual({(c["run"], c["status_change"]) for c in lost}, {("cut", "pass->lost")})
+        self.assertEqual(len(lost), 4)
+        self.assertIn("did not complete", lost[0]["notes"][0])
+        # a complete run without the cases ran another suite: listed, not regressed
+        self.assertTrue(any(u["missing"] == ["cut", "other"] for u in rep["unmatched"]))
+
     def test_improvement_direction(self):
         a = F.suite(self.path("a"), "a", 1)
         b = F.suite(self.path("b"), "b", 2, thp_factor=1.5)
