@@ -4,14 +4,17 @@ The result is one plain dict (the content of report.json); the Markdown and
 HTML renderers only format it.
 
 Verdict of one metric, baseline vs run (direction from the metric itself),
-with B = max(--min-change, the cv of a side above --cv-threshold, the move of
-the memset calibration when both runs claim the same machine, taken
-symmetrically in log space):
+with the noise floor F = max(--min-change, --noise-k x the larger cv of the
+two sides), raised to the move of the memset calibration when both runs claim
+the same machine (taken symmetrically in log space):
   too few repetitions for the exact U test to reach alpha   -> noisy (says how many)
-  p < alpha and the CI wholly beyond +-B                    -> regressed / improved
-  p < alpha, |%change| >= min-change, CI reaching inside B  -> noisy (says why)
+  p < alpha and the CI wholly beyond +-F                    -> regressed / improved
+  p < alpha, |%change| >= min-change, CI reaching inside F  -> noisy (says why)
   not significant, cv above threshold or |%change| large    -> noisy
   otherwise                                                 -> unchanged
+A case that passes in the baseline and not in the run (skip, fail, error,
+hung, or lost by an incomplete run) is one status comparison: regressed
+(the reverse: improved), whatever its metrics.
 Latency percentiles use a bootstrap over the histogram instead of the U test
 (there is one merged histogram per run, not one per repetition).
 """
@@ -31,8 +34,9 @@ PERCENTILES = (50.0, 99.0, 99.9)
 class Settings:
     def __init__(self, alpha=0.05, min_change=2.0, latency_min_change=10.0,
                  cv_threshold=0.05, ci="hl", seed=1, resamples=2000,
-                 percentiles=PERCENTILES):
+                 percentiles=PERCENTILES, noise_k=3.0):
         self.alpha = alpha
+        self.noise_k = noise_k
         self.min_change = min_change
         self.latency_min_change = latency_min_change
         self.cv_threshold = cv_threshold
@@ -128,33 +132,35 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, factor=1.0):
     high_cv = bool(cvs) and max(cvs) > st.cv_threshold
     worse = _worse(direction, (c["new"] or 0) - (c["base"] or 0))
     ci = c["ci_pct"]
-    # The smallest change that counts: --min-change, raised to the spread of
-    # the noisier side when that is above --cv-threshold.  Repetitions of one
-    # run do not see run-to-run interference (load, frequency); when the runs
-    # are that noisy, a shift smaller than one standard deviation is not
-    # evidence (a real A/A on a shared 2-vCPU host showed 20-40% shifts).
-    up, down = _bounds(st.min_change, factor)
-    if high_cv:
-        up, down = max(up, max(cvs) * 100.0), max(down, max(cvs) * 100.0)
+    # Practical significance: the smallest change that counts, the noise
+    # floor, is max(--min-change, --noise-k x the larger cv of the two
+    # sides), raised further when the same machine measurably moved between
+    # the runs (calibration).  Repetitions inside one run do not see what
+    # changes between runs (other load, frequency, page allocator state): on
+    # a shared 2-core host two runs a minute apart differed by 10-40% with
+    # within-run cvs of 2-10%.  A shift must therefore clear a few standard
+    # deviations of the noisier run, not only be significant; pooled runs
+    # (A1+A2) fold the run-to-run spread into the cv.
+    cv_max = max(cvs) if cvs else 0.0
+    floor = max(st.min_change, st.noise_k * cv_max * 100.0)
+    c["floor_pct"] = floor
+    up, down = _bounds(floor, factor)
     if ci:
-        # the whole interval beyond that change, on one side
+        # the whole interval beyond the floor, on one side
         beyond = ci[0] >= up or ci[1] <= -down
     else:
         beyond = sig  # baseline median 0: no percentage scale
     if sig and big and beyond and worse:
         c["verdict"] = "regressed" if worse > 0 else "improved"
-        if high_cv:
-            c["notes"].append("cv %.1f%% above %.1f%%, but the whole CI lies beyond it"
-                              % (max(cvs) * 100, st.cv_threshold * 100))
     elif sig and big:
         c["verdict"] = "noisy"
-        machine = _bounds(st.min_change, factor)
-        if factor > 1 and (up, down) == machine:
+        if factor > 1 and (up, down) != _bounds(floor, 1.0):
             c["notes"].append("%+.1f%% (p=%.2g) but the machine itself moved %.2gx "
                               "between the runs (calibration)" % (change, c["p"], factor))
-        elif high_cv:
-            c["notes"].append("%+.1f%% (p=%.2g) but the CI reaches inside the noise "
-                              "(cv %.1f%%)" % (change, c["p"], max(cvs) * 100))
+        elif floor > st.min_change:
+            c["notes"].append("%+.1f%% (p=%.2g) but the CI reaches inside the noise floor "
+                              "+-%.1f%% (%g x cv %.1f%%)" % (change, c["p"], floor, st.noise_k,
+                                                            cv_max * 100))
         else:
             c["notes"].append("%+.1f%% (p=%.2g) but the CI reaches inside +-%g%%: "
                               "more repetitions needed" % (change, c["p"], st.min_change))
@@ -244,6 +250,7 @@ def compare_latency(name, hb, hn, st, seed_keys, factor=1.0, tails_suspect=False
             sig = lo > 0 or hi < 0
             change = c["change_pct"]
             up, down = _bounds(st.latency_min_change, factor)
+            c["floor_pct"] = max(up, down)
             beyond = lo >= up or hi <= -down
             if sig and beyond and tails_suspect and p >= 99:
                 c["verdict"] = "noisy"
@@ -610,8 +617,14 @@ def build(runs, baseline, st, fail_on=None):
             s[v] = len([c for c in cs if c["verdict"] == v])
         i = cols.index(r)
         s["lost"] = len([c for c in cs if c["kind"] == "status" and c["verdict"] == "regressed"])
-        s["flagged_pct"] = (100.0 * (s["regressed"] + s["improved"]) / s["compared"]
-                            if s["compared"] else 0.0)
+        s["gained"] = len([c for c in cs if c["kind"] == "status" and c["verdict"] == "improved"])
+        ms = [c for c in cs if c["kind"] != "status" and c["verdict"] != "info"]
+        s["metrics_compared"] = len(ms)
+        s["metrics_regressed"] = len([c for c in ms if c["verdict"] == "regressed"])
+        s["metrics_flagged"] = len([c for c in ms if c["verdict"] in ("regressed", "improved")])
+        # the A/A false-positive rate: metrics only (a status change is no chance event)
+        s["flagged_pct"] = (100.0 * s["metrics_flagged"] / s["metrics_compared"]
+                            if s["metrics_compared"] else 0.0)
         tested = [c for c in cs if c["p"] is not None]
         s["tests"] = len(tested)
         s["expected_false_positives"] = round(len(tested) * st.alpha, 1)

@@ -48,6 +48,12 @@ def ci(c):
     return "[%s,%s]" % tuple(change(x)[:-1] for x in r)
 
 
+def floor(c):
+    """The noise floor a CI had to clear, +-PCT."""
+    f = c.get("floor_pct")
+    return "-" if f is None else "+-%.3g%%" % f
+
+
 def pval(p):
     if p is None:
         return "-"

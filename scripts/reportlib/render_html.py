@@ -4,7 +4,7 @@ external fetch), the same sections in the same order as report.md."""
 import html
 
 from . import fmt
-from .render_md import method_text
+from .render_md import method_text, rule_text
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222;
@@ -43,7 +43,7 @@ def table(headers, rows, classes=None, num_cols=()):
 
 def cmp_table(cs):
     heads = ["verdict", "run", "case", "metric", "unit", "base", "cv", "new", "cv",
-             "%change", "95% CI", "p", "n", "notes"]
+             "%change", "95% CI", "floor", "p", "n", "notes"]
     rows = []
     for c in cs:
         rows.append([c["verdict"], c["run"], c["case"], c["metric"], c["unit"],
@@ -51,9 +51,9 @@ def cmp_table(cs):
                      "-" if c.get("cv_base") is None else "%.1f%%" % (c["cv_base"] * 100),
                      fmt.num(c["new"], c["unit"]),
                      "-" if c.get("cv_new") is None else "%.1f%%" % (c["cv_new"] * 100),
-                     fmt.change_of(c), fmt.ci(c), fmt.pval(c["p"]),
+                     fmt.change_of(c), fmt.ci(c), fmt.floor(c), fmt.pval(c["p"]),
                      fmt.n_of(c), "; ".join(c["notes"])])
-    return table(heads, rows, [c["verdict"] for c in cs], num_cols=(5, 6, 7, 8, 9, 10, 11))
+    return table(heads, rows, [c["verdict"] for c in cs], num_cols=(5, 6, 7, 8, 9, 10, 11, 12))
 
 
 def _anchor(title):
@@ -119,6 +119,7 @@ def render(rep, plots):
 
     st = rep["settings"]
     w("<h2>Summary</h2>")
+    w("<pre>%s</pre>" % e(rule_text(st)))
     if rep["summary"]:
         w(table(["run", "compared", "regressed", "improved", "noisy", "unchanged", "info",
                  "pass->not", "flagged", "tests", "expected false +", "timing"],

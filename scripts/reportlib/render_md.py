@@ -9,9 +9,9 @@ import textwrap
 
 from . import fmt
 
-CMP_HEAD = ["verdict", "base", "+-cv", "new", "+-cv", "%change", "95% CI", "p", "n",
+CMP_HEAD = ["verdict", "base", "+-cv", "new", "+-cv", "%change", "95% CI", "floor", "p", "n",
             "metric", "case"]
-CMP_ALIGN = "lrrrrrrrrll"
+CMP_ALIGN = "lrrrrrrrrrll"
 
 
 def cmp_rows(cs):
@@ -22,7 +22,7 @@ def cmp_rows(cs):
         rows.append([c["verdict"].upper() if c["verdict"] in ("regressed", "improved")
                      else c["verdict"],
                      fmt.num(c["base"], c["unit"]), cvb, fmt.num(c["new"], c["unit"]), cvn,
-                     fmt.change_of(c), fmt.ci(c), fmt.pval(c["p"]),
+                     fmt.change_of(c), fmt.ci(c), fmt.floor(c), fmt.pval(c["p"]),
                      fmt.n_of(c),
                      "%s %s" % (c["metric"], c["unit"] if c["unit"] != "ns" else ""),
                      c["case"]])
@@ -109,9 +109,12 @@ def render(rep):
 
     w("Summary")
     w("-------")
-    w("baseline %s; alpha %g, min change %g%%, latency min change %g%%,\n"
+    w(rule_text(st))
+    w("")
+    w("baseline %s; alpha %g, min change %g%%, noise k %g, latency min change %g%%,\n"
       "cv threshold %g%%, CI %s" % (rep["baseline"], st["alpha"], st["min_change"],
-                                     st["latency_min_change"], st["cv_threshold"] * 100,
+                                     st["noise_k"], st["latency_min_change"],
+                                     st["cv_threshold"] * 100,
                                      "Hodges-Lehmann" if st["ci"] == "hl" else "bootstrap"))
     if rep["summary"]:
         w(fmt.text_table(["run", "compared", "regressed", "improved", "noisy", "unchanged",
@@ -123,12 +126,21 @@ def render(rep):
                            "comparable" if s["timing_comparable"] else "NOT COMPARABLE (TCG)"]
                           for s in rep["summary"]],
                          "lrrrrrrrrrrl"))
+        for sm in rep["summary"]:
+            w("  %s vs %s: %d of %d compared metrics flagged (%d regressed, %d improved)%s;"
+              % (sm["run"], rep["baseline"], sm["metrics_flagged"], sm["metrics_compared"],
+                 sm["metrics_regressed"], sm["metrics_flagged"] - sm["metrics_regressed"],
+                 "" if not sm["lost"] else
+                 ", and %d case(s) regressed by status (pass->not)" % sm["lost"]))
+            w("    if the two are an A/A (same kernel and settings), each flagged metric"
+              " is a false positive")
         w("  (pass->not: cases that pass in the baseline and skip, fail, error or hang\n"
           "  here, or that a run which did not complete never recorded: each is one\n"
           "  'regressed' with its reason (status row), whatever the metrics;\n"
-          "  flagged: regressed + improved over compared, the false-positive rate of an A/A;\n"
+          "  flagged: regressed + improved metrics over compared metrics (status rows\n"
+          "  left out), the false-positive rate of an A/A;\n"
           "  expected false +: tests x alpha, the number of p < alpha results chance\n"
-          "  alone gives if nothing changed; --min-change filters most of them)")
+          "  alone gives if nothing changed; the noise floor filters most of them)")
     else:
         w("  one run only: nothing compared")
     w("")
@@ -214,6 +226,27 @@ def render(rep):
     return "\n".join(L) + "\n"
 
 
+def rule_text(st):
+    """The verdict rule in a few lines: above the Summary of report.md and
+    report.html, so that a reader sees what "regressed" means before the
+    counts."""
+    return "\n".join([
+        "Verdict rule: a metric is REGRESSED (or IMPROVED) only when the change is",
+        "significant (two-sided Mann-Whitney U, p < %g) AND its whole 95%% CI lies"
+        % st["alpha"],
+        "beyond the noise floor max(%g%%, %g x the larger cv of the two runs), in the"
+        % (st["min_change"], st["noise_k"]),
+        "metric's bad (good) direction; the floor is raised to the machine's own move",
+        "when the same host's memset calibration moved by more than %g%% between the"
+        % st["calibration_warn_pct"]["memset_GBps"],
+        "runs.  Latency percentiles: bootstrap CI wholly beyond +-%g%%.  A case that"
+        % st["latency_min_change"],
+        "passes in the baseline and is skipped, failed, hung or lost in a run is",
+        "REGRESSED whatever its numbers (status row, with the reason).  Everything",
+        "else is noisy (the data cannot tell; the note says why) or unchanged.",
+    ])
+
+
 def method_text(st):
     ci = ("Hodges-Lehmann shift with its exact distribution-free interval"
           if st["ci"] == "hl" else
@@ -223,15 +256,24 @@ def method_text(st):
         "  Metrics: median of the per-repetition samples; %change = (new - base) / base;",
         "  95%% CI of the difference as %% of the baseline median:\n    %s;" % ci,
         "  p: two-sided Mann-Whitney U (exact when small and tie-free).",
-        "  regressed/improved: p < %g and the whole CI beyond +-%g%% (beyond +-cv when"
-        % (st["alpha"], st["min_change"]),
-        "  a side's cv exceeds %g%%), in the metric's own direction; noisy: too few"
+        "  regressed/improved: p < %g and the whole CI beyond the noise floor" % st["alpha"],
+        "  +-max(%g%%, %g x max(cv base, cv new)) (the 'floor' column), in the metric's"
+        % (st["min_change"], st["noise_k"]),
+        "  own direction.  Statistical significance alone is not enough: the",
+        "  repetitions of one run do not see what changes between runs (other load,",
+        "  frequency, memory state), so a shift must also clear a few standard",
+        "  deviations of the noisier run (practical significance, as LKP hides changes",
+        "  whose runs' ranges overlap).  noisy: too few repetitions for p < %g to be"
+        % st["alpha"],
+        "  possible, or a change >= %g%% that is not significant or whose CI reaches"
+        % st["min_change"],
+        "  inside the floor, or cv > %g%% without a significant change; unchanged"
         % (st["cv_threshold"] * 100),
-        "  repetitions for p < %g to be possible, or a change >= %g%% that is not"
-        % (st["alpha"], st["min_change"]),
-        "  significant or whose CI reaches inside that bound, or cv > %g%% without a"
-        % (st["cv_threshold"] * 100),
-        "  significant change; unchanged otherwise.",
+        "  otherwise.",
+        "  Status: a case that passes in the baseline and not in a run (skip, fail,",
+        "  error, hung, or not recorded by a run that did not complete) is regressed,",
+        "  with the run's reason; the reverse is improved.  --fail-on regression gates",
+        "  on these at any PCT.",
         "  Latency: percentiles of the merged histogram rebuilt from its buckets; CI from",
         "  the bootstrap distribution of each run's histogram (sampling error only: one",
         "  histogram per run says nothing about run-to-run variation); verdict needs the",
@@ -242,8 +284,11 @@ def method_text(st):
         "  by more than %g%% (a factor f), a change must exceed f (both ways: +(f-1),"
         % st["calibration_warn_pct"]["memset_GBps"],
         "  -(1-1/f)) to be attributed to the kernel.",
-        "  Repetitions inside one run do not see run-to-run variation: repeat runs and",
-        "  pool them (A1+A2) before trusting a difference of a few percent.",
+        "  False positives: in an A/A (same kernel and settings) every flagged metric",
+        "  is one; the Summary's 'flagged' column is that rate.  On a shared machine",
+        "  single runs can differ by far more than any floor derived from one run's",
+        "  repetitions: run each side several times, interleaved (A1 B1 A2 B2 ...),",
+        "  and pool them (A1+A2+A3): the pooled cv then carries the run-to-run spread.",
     ])
 
 
