@@ -75,13 +75,16 @@ def _worse(direction, change):
     return s if direction == "lower" else -s
 
 
-def _bounds(change_min, factor):
-    """(up, down): the %increase and %decrease a CI must clear.  factor >= 1
-    is how much the machine itself moved between the runs (same host, memset
-    calibration): a shift it could explain is not the kernel's.  Symmetric in
-    log space, so a machine 2.8x slower asks for +180% or -64%."""
-    return (max(change_min, (factor - 1.0) * 100.0),
-            max(change_min, (1.0 - 1.0 / factor) * 100.0))
+def _bounds(floor, factor):
+    """(up, down): the %increase and %decrease a CI must clear, from the
+    noise floor (%) and factor >= 1, how much the machine itself moved
+    between the runs (same host, memset calibration): a shift it could
+    explain is not the kernel's.  Symmetric in log space, so that a metric
+    and its reciprocal (ops_rate, time_per_op) get the same verdict: a floor
+    of 25% or a machine 1.25x slower asks for +25% or -20%; 180% for +180%
+    or -64% (a decrease can never reach -100%)."""
+    r = max(1.0 + floor / 100.0, factor)
+    return (r - 1.0) * 100.0, (1.0 - 1.0 / r) * 100.0
 
 
 def compare_metric(name, unit, direction, base, new, st, seed_keys, factor=1.0):
@@ -143,8 +146,8 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, factor=1.0):
     # (A1+A2) fold the run-to-run spread into the cv.
     cv_max = max(cvs) if cvs else 0.0
     floor = max(st.min_change, st.noise_k * cv_max * 100.0)
-    c["floor_pct"] = floor
     up, down = _bounds(floor, factor)
+    c["floor_pct"], c["floor_down_pct"] = up, down
     if ci:
         # the whole interval beyond the floor, on one side
         beyond = ci[0] >= up or ci[1] <= -down
@@ -207,11 +210,29 @@ def compare_status(rb, x, run):
             "notes": [reason] if reason else []}
 
 
-def compare_latency(name, hb, hn, st, seed_keys, factor=1.0, tails_suspect=False):
+def _member_cv(h, p):
+    """cv of percentile p across the runs pooled into one histogram (A1+A2):
+    the run-to-run spread of that percentile; None for a single run."""
+    parts = h.get("parts") or []
+    if len(parts) < 2:
+        return None
+    vals = [stats.Hist(x["buckets"], x.get("overflow"), x.get("min"), x.get("max"))
+            .percentile(p) for x in parts]
+    return stats.cv([v for v in vals if v is not None])
+
+
+def compare_latency(name, hb, hn, st, seed_keys, factor=1.0, tails_suspect=False,
+                    case_cv=None):
     """p50/p99/p99.9 of two merged histograms.  Tails (p99 and up) are the
     first thing other load on the machine moves (preemption, interrupts), so
     when the calibration says the machine changed between the runs a tail
-    shift is reported as noisy, not as the kernel's."""
+    shift is reported as noisy, not as the kernel's.
+
+    The bootstrap CI covers the sampling error of one histogram only, so the
+    noise floor comes from the data as for metrics: --noise-k x the larger of
+    the spread of this percentile across pooled runs (A1+A2+A3) and the cv of
+    the case's own per-repetition metrics (case_cv: how much this case's
+    timing moves with the machine), at least --latency-min-change."""
     out = []
     hist_b = stats.Hist(hb["buckets"], hb.get("overflow"), hb.get("min"), hb.get("max"))
     hist_n = stats.Hist(hn["buckets"], hn.get("overflow"), hn.get("min"), hn.get("max"))
@@ -249,8 +270,14 @@ def compare_latency(name, hb, hn, st, seed_keys, factor=1.0, tails_suspect=False
             c["ci_conf"] = 1 - st.alpha
             sig = lo > 0 or hi < 0
             change = c["change_pct"]
-            up, down = _bounds(st.latency_min_change, factor)
-            c["floor_pct"] = max(up, down)
+            # (cv, where it comes from): the larger one sets the floor
+            cvs = [(v, w) for v, w in ((_member_cv(hb, p), "pooled runs' " + label),
+                                       (_member_cv(hn, p), "pooled runs' " + label),
+                                       (case_cv, "case's repetitions")) if v is not None]
+            cv_max, source = max(cvs) if cvs else (0.0, "")
+            floor = max(st.latency_min_change, st.noise_k * cv_max * 100.0)
+            up, down = _bounds(floor, factor)
+            c["floor_pct"], c["floor_down_pct"] = up, down
             beyond = lo >= up or hi <= -down
             if sig and beyond and tails_suspect and p >= 99:
                 c["verdict"] = "noisy"
@@ -258,10 +285,16 @@ def compare_latency(name, hb, hn, st, seed_keys, factor=1.0, tails_suspect=False
                                   "the runs: a tail shift is not attributable" % change)
             elif sig and beyond:
                 c["verdict"] = "regressed" if change > 0 else "improved"
-            elif sig and (lo >= st.latency_min_change or hi <= -st.latency_min_change):
+            elif sig and factor > 1 and (lo >= _bounds(floor, 1.0)[0]
+                                         or hi <= -_bounds(floor, 1.0)[1]):
                 c["verdict"] = "noisy"
                 c["notes"].append("%+.1f%% but the machine moved %.2gx between the runs "
                                   "(calibration)" % (change, factor))
+            elif sig and (lo >= st.latency_min_change or hi <= -st.latency_min_change):
+                c["verdict"] = "noisy"
+                c["notes"].append("%+.1f%% but the CI reaches inside the noise floor +-%.1f%% "
+                                  "(%g x cv %.1f%% of the %s)"
+                                  % (change, floor, st.noise_k, cv_max * 100, source))
             else:
                 c["verdict"] = "unchanged"
                 if sig:
@@ -591,7 +624,8 @@ def build(runs, baseline, st, fail_on=None):
                 if hn is None or (_hist_empty(hb) and _hist_empty(hn)):
                     continue  # e.g. a mode that times no single fault
                 for c in compare_latency(lname, hb, hn, st, (name, lname, r.label),
-                                         factor[r.label], tails_suspect[r.label]):
+                                         factor[r.label], tails_suspect[r.label],
+                                         _case_cv(rb, x)):
                     c.update(case=name, run=r.label)
                     if tcg_note:
                         c["notes"].insert(0, tcg_note)
@@ -631,6 +665,15 @@ def build(runs, baseline, st, fail_on=None):
         rep["summary"].append(s)
     rep["fail_on"] = _gate(rep, fail_on)
     return _jsonable(rep)
+
+
+def _case_cv(*recs):
+    """The largest cv of the per-repetition performance metrics of a case
+    in either run; None without any."""
+    cvs = [stats.cv(m["samples"]) for r in recs for m in r["metrics"].values()
+           if m.get("direction") in ("higher", "lower")]
+    cvs = [v for v in cvs if v is not None]
+    return max(cvs) if cvs else None
 
 
 def _param_diff(recs):

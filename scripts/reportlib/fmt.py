@@ -49,9 +49,14 @@ def ci(c):
 
 
 def floor(c):
-    """The noise floor a CI had to clear, +-PCT."""
-    f = c.get("floor_pct")
-    return "-" if f is None else "+-%.3g%%" % f
+    """The noise floor a CI had to clear: +UP/-DOWN %, symmetric in log
+    space (+-PCT where the two agree to 2 digits)."""
+    up, down = c.get("floor_pct"), c.get("floor_down_pct")
+    if up is None:
+        return "-"
+    if down is None or "%.2g" % up == "%.2g" % down:
+        return "+-%.2g%%" % up
+    return "+%.3g/-%.3g%%" % (up, down)
 
 
 def pval(p):

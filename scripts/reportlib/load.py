@@ -351,6 +351,8 @@ def _merge_hist(hs):
     out["min"] = min(mins) if mins else None
     out["max"] = max(maxs) if maxs else None
     out["count"] = sum(c for _, _, c in out["buckets"])
+    # each run's own histogram, for the run-to-run spread of a percentile
+    out["parts"] = [{k: h.get(k) for k in ("buckets", "overflow", "min", "max")} for h in hs]
     return out
 
 

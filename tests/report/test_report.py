@@ -750,9 +750,11 @@ backing=anon-4k
 mode=map-populate
 size=32M
 
+; size=32M: batches short enough that a 0.2 s sample rarely holds none
 [fault-scale]
 backing=anon-4k,thp
 threads=1
+size=32M
 interval=0.2
 """
 
