@@ -236,14 +236,16 @@ def rule_text(st):
         % st["alpha"],
         "beyond the noise floor max(%g%%, %g x the larger cv of the two runs), in the"
         % (st["min_change"], st["noise_k"]),
-        "metric's bad (good) direction; the floor is raised to the machine's own move",
-        "when the same host's memset calibration moved by more than %g%% between the"
+        "metric's bad (good) direction (symmetric in log space: +F% or -F/(1+F));",
+        "the floor is raised to the machine's own move when the same host's memset",
+        "calibration moved by more than %g%% between the runs.  Latency percentiles:"
         % st["calibration_warn_pct"]["memset_GBps"],
-        "runs.  Latency percentiles: bootstrap CI wholly beyond +-%g%%.  A case that"
-        % st["latency_min_change"],
-        "passes in the baseline and is skipped, failed, hung or lost in a run is",
-        "REGRESSED whatever its numbers (status row, with the reason).  Everything",
-        "else is noisy (the data cannot tell; the note says why) or unchanged.",
+        "bootstrap CI wholly beyond max(%g%%, %g x the spread of the percentile across"
+        % (st["latency_min_change"], st["noise_k"]),
+        "pooled runs or of the case's repetitions).  A case that passes in the",
+        "baseline and is skipped, failed, hung or lost in a run is REGRESSED",
+        "whatever its numbers (status row, with the reason).  Everything else is",
+        "noisy (the data cannot tell; the note says why) or unchanged.",
     ])
 
 
@@ -277,8 +279,10 @@ def method_text(st):
         "  Latency: percentiles of the merged histogram rebuilt from its buckets; CI from",
         "  the bootstrap distribution of each run's histogram (sampling error only: one",
         "  histogram per run says nothing about run-to-run variation); verdict needs the",
-        "  whole CI beyond +-%g%%; a percentile needs >= 10 samples above it; p99 and"
-        % st["latency_min_change"],
+        "  whole CI beyond the floor max(%g%%, %g x the larger of the cv of that"
+        % (st["latency_min_change"], st["noise_k"]),
+        "  percentile across the runs pooled into a column and the cv of the case's",
+        "  per-repetition metrics); a percentile needs >= 10 samples above it; p99 and",
         "  up are called noisy when the calibration says the same machine changed.",
         "  When both runs claim the same host and CPU but the memset calibration moved",
         "  by more than %g%% (a factor f), a change must exceed f (both ways: +(f-1),"
