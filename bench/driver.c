@@ -29,6 +29,7 @@ _Static_assert(sizeof(struct fl_access) == 72, "ABI");
 _Static_assert(sizeof(struct fl_gup_bench) == 136, "ABI");
 _Static_assert(sizeof(struct fl_snapshot) == 120, "ABI");
 _Static_assert(sizeof(struct fl_migrate) == 88, "ABI");
+_Static_assert(sizeof(struct fl_exclusive) == 352, "ABI");
 
 static const char *const feature_names[FL_FEAT_COUNT] = {
 	[FL_FEAT_PIN] = "pinned buffers",
@@ -306,4 +307,38 @@ int fl_drv_migrate(struct fl_driver *d, void *addr, size_t len,
 	out->len = len;
 	out->direction = dir;
 	return xioctl(d, FL_IOC_MIGRATE, out);
+}
+
+int fl_drv_exclusive(struct fl_driver *d, uint32_t handle, enum fl_excl_op op,
+		     uint64_t offset, uint64_t len, uint64_t value, uint32_t flags,
+		     struct fl_exclusive *out, struct fl_hist *revoke,
+		     struct fl_hist *hold)
+{
+	uint64_t *brv, *bhd;
+	int ret = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	out->handle = handle;
+	out->op = op;
+	out->offset = offset;
+	out->len = len;
+	out->value = value;
+	out->flags = flags;
+	brv = bucket_buf(revoke, &out->revoke);
+	bhd = bucket_buf(hold, &out->hold);
+	if ((revoke && !brv) || (hold && !bhd))
+		goto out;
+	ret = xioctl(d, FL_IOC_EXCLUSIVE, out);
+	if (ret)
+		goto out;
+	if (revoke)
+		fl_driver_hist_merge(revoke, &out->revoke, brv);
+	if (hold)
+		fl_driver_hist_merge(hold, &out->hold, bhd);
+out:
+	free(brv);
+	free(bhd);
+	out->revoke.buckets_ptr = out->hold.buckets_ptr = 0;
+	out->revoke.nr_buckets = out->hold.nr_buckets = 0;
+	return ret;
 }

@@ -70,6 +70,16 @@ int fl_drv_snapshot(struct fl_driver *d, void *addr, size_t len, uint32_t flags,
 int fl_drv_migrate(struct fl_driver *d, void *addr, size_t len,
 		   enum fl_migrate_dir dir, struct fl_migrate *out);
 
+/*
+ * FL_IOC_EXCLUSIVE on mirror @handle (op, page-aligned byte range, addend
+ * for FL_EXCL_ATOMIC_ADD).  @revoke and @hold, if not NULL, receive the
+ * kernel histograms (merged, as fl_drv_mirror_stats does).
+ */
+int fl_drv_exclusive(struct fl_driver *d, uint32_t handle, enum fl_excl_op op,
+		     uint64_t offset, uint64_t len, uint64_t value, uint32_t flags,
+		     struct fl_exclusive *out, struct fl_hist *revoke,
+		     struct fl_hist *hold);
+
 /* Add a kernel histogram (layout of faultline.h) into a userspace one. */
 void fl_driver_hist_merge(struct fl_hist *dst, const struct fl_uhist *u,
 			  const uint64_t *buckets);

@@ -13,6 +13,7 @@
 #include <linux/huge_mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/hmm.h>
+#include <linux/rmap.h>
 
 #include "fl_conftest.h"
 #include "faultline.h"
@@ -161,5 +162,110 @@ static inline unsigned int fl_event_index(enum mmu_notifier_event ev)
 		return FL_EV_OTHER;
 	}
 }
+
+/*
+ * The MMU_NOTIFY_EXCLUSIVE raised by our own device-exclusive grant, which
+ * carries the granting mirror as owner (range->owner exists since 5.9,
+ * MMU_NOTIFY_EXCLUSIVE since 5.14).
+ */
+static inline bool fl_notifier_own_exclusive(const struct mmu_notifier_range *range,
+					     const void *owner)
+{
+#ifdef FL_HAVE_MMU_NOTIFY_EXCLUSIVE
+	return range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == owner;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Device-exclusive access: defined only with CONFIG_DEVICE_PRIVATE (the
+ * declaration is there without it, so the export decides).
+ * fl_make_device_exclusive() marks up to @npages pages from @start; returns
+ * how many it looked at (pages[i] locked and referenced, or NULL where the
+ * kernel would not make the page exclusive), or a negative errno when the
+ * first page fails.  fl_device_exclusive_release() drops lock and reference
+ * once the device has the page programmed.
+ */
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE) && defined(FL_HAVE_MMU_NOTIFY_EXCLUSIVE) && \
+	defined(FL_HAVE_MAKE_DEVICE_EXCLUSIVE) && defined(FL_HAVE_EXPORTED_MAKE_DEVICE_EXCLUSIVE)
+#define FL_EXCL_API	1
+/* 6.15: one page at a time, its folio returned locked and referenced. */
+static inline long fl_make_device_exclusive(struct mm_struct *mm, unsigned long start,
+					    unsigned long npages, struct page **pages,
+					    void *owner)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct folio *folio;
+		struct page *page = make_device_exclusive(mm, start + (i << PAGE_SHIFT),
+							  owner, &folio);
+
+		if (IS_ERR(page))
+			return i ? (long)i : PTR_ERR(page);
+		pages[i] = page;
+	}
+	return npages;
+}
+
+static inline void fl_device_exclusive_release(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	folio_unlock(folio);
+	folio_put(folio);
+}
+#elif IS_ENABLED(CONFIG_DEVICE_PRIVATE) && defined(FL_HAVE_MMU_NOTIFY_EXCLUSIVE) && \
+	defined(FL_HAVE_MAKE_DEVICE_EXCLUSIVE_RANGE) && \
+	defined(FL_HAVE_EXPORTED_MAKE_DEVICE_EXCLUSIVE_RANGE)
+#define FL_EXCL_API	1
+/* 5.14-6.14: GUP (FOLL_WRITE | FOLL_SPLIT_PMD) of the range, then each page. */
+static inline long fl_make_device_exclusive(struct mm_struct *mm, unsigned long start,
+					    unsigned long npages, struct page **pages,
+					    void *owner)
+{
+	return make_device_exclusive_range(mm, start, start + (npages << PAGE_SHIFT),
+					   pages, owner);
+}
+
+static inline void fl_device_exclusive_release(struct page *page)
+{
+	unlock_page(page);
+	put_page(page);
+}
+#endif
+
+/*
+ * Device-private memory (devmem.c): the 6.1 migrate_device_* API, with the
+ * page init and free hooks of either era.  FL_DEVMEM_PAGE_FREE(fn) defines
+ * the dev_pagemap_ops free hook `fn_hook` calling fn(struct page *), and
+ * FL_DEVMEM_FREE_MEMBER names the ops member to set it in.
+ */
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE) && defined(FL_HAVE_DEVICE_PRIVATE_API) && \
+	(defined(FL_HAVE_ZONE_DEVICE_PAGE_INIT) || defined(FL_HAVE_ZONE_DEVICE_PAGE_INIT_PGMAP)) && \
+	(defined(FL_HAVE_PGMAP_PAGE_FREE) || defined(FL_HAVE_PGMAP_FOLIO_FREE))
+#define FL_DEVMEM_API	1
+#include <linux/memremap.h>
+
+static inline void fl_zone_device_page_init(struct page *page, struct dev_pagemap *pgmap)
+{
+#ifdef FL_HAVE_ZONE_DEVICE_PAGE_INIT_PGMAP
+	zone_device_page_init(page, pgmap, 0);
+#else
+	zone_device_page_init(page);
+#endif
+}
+
+#ifdef FL_HAVE_PGMAP_FOLIO_FREE
+#define FL_DEVMEM_FREE_MEMBER	folio_free
+#define FL_DEVMEM_PAGE_FREE(fn) \
+	static void fn##_hook(struct folio *folio) { fn(&folio->page); }
+#else
+#define FL_DEVMEM_FREE_MEMBER	page_free
+#define FL_DEVMEM_PAGE_FREE(fn) \
+	static void fn##_hook(struct page *page) { fn(page); }
+#endif
+#endif
 
 #endif /* FL_COMPAT_H */

@@ -152,30 +152,54 @@ probe DEVICE_PRIVATE_API <<'C'
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 /*
- * The 6.1 shape of device-private memory that devmem.c is written for:
- * zone_device_page_init(), migrate_device_range/pages/finalize(),
- * migrate_vma.fault_page, dev_pagemap_ops.page_free(struct page *).
+ * The shape of device-private migration devmem.c is written for (6.1+):
+ * migrate_device_range/pages/finalize() and migrate_vma.fault_page.  How a
+ * device page is initialised and freed changed later (probes below).
  */
-void fl_probe_free(struct page *p);
-void fl_probe_free(struct page *p) { }
-vm_fault_t fl_probe_fault(struct vm_fault *vmf);
-vm_fault_t fl_probe_fault(struct vm_fault *vmf) { return 0; }
-const struct dev_pagemap_ops fl_probe_ops = {
-	.page_free = fl_probe_free,
-	.migrate_to_ram = fl_probe_fault,
-};
-int fl_probe(struct page *p, unsigned long *src, struct vm_fault *vmf);
-int fl_probe(struct page *p, unsigned long *src, struct vm_fault *vmf)
+int fl_probe(unsigned long *src, struct vm_fault *vmf);
+int fl_probe(unsigned long *src, struct vm_fault *vmf)
 {
 	struct migrate_vma args = { .fault_page = vmf->page,
-				    .pgmap_owner = (void *)&fl_probe_ops,
+				    .pgmap_owner = (void *)src,
 				    .flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE };
 
-	zone_device_page_init(p);
 	migrate_device_pages(src, src, 1);
 	migrate_device_finalize(src, src, 1);
 	return migrate_device_range(src, 0, 1) + (int)args.flags;
 }
+C
+
+probe ZONE_DEVICE_PAGE_INIT <<'C'
+#include <linux/module.h>
+#include <linux/memremap.h>
+/* 6.1: zone_device_page_init(page) */
+void fl_probe(struct page *p);
+void fl_probe(struct page *p) { zone_device_page_init(p); }
+C
+
+probe ZONE_DEVICE_PAGE_INIT_PGMAP <<'C'
+#include <linux/module.h>
+#include <linux/memremap.h>
+/* 6.18+: zone_device_page_init(page, pgmap, order), for device THPs */
+void fl_probe(struct page *p, struct dev_pagemap *pgmap);
+void fl_probe(struct page *p, struct dev_pagemap *pgmap) { zone_device_page_init(p, pgmap, 0); }
+C
+
+probe PGMAP_PAGE_FREE <<'C'
+#include <linux/module.h>
+#include <linux/memremap.h>
+void fl_probe_free(struct page *p);
+void fl_probe_free(struct page *p) { }
+const struct dev_pagemap_ops fl_probe_ops = { .page_free = fl_probe_free };
+C
+
+probe PGMAP_FOLIO_FREE <<'C'
+#include <linux/module.h>
+#include <linux/memremap.h>
+/* 6.18+: dev_pagemap_ops.page_free(page) became folio_free(folio) */
+void fl_probe_free(struct folio *f);
+void fl_probe_free(struct folio *f) { }
+const struct dev_pagemap_ops fl_probe_ops = { .folio_free = fl_probe_free };
 C
 
 objs=
@@ -201,6 +225,9 @@ export_probe() {	# export_probe NAME SYMBOL
 }
 export_probe EXPORTED_HUGE_ZERO_PAGE huge_zero_page
 export_probe EXPORTED_HUGE_ZERO_FOLIO huge_zero_folio
+# rmap.h declares these whether or not CONFIG_DEVICE_PRIVATE defines them.
+export_probe EXPORTED_MAKE_DEVICE_EXCLUSIVE make_device_exclusive
+export_probe EXPORTED_MAKE_DEVICE_EXCLUSIVE_RANGE make_device_exclusive_range
 
 release=$(sed -n 's/.*UTS_RELEASE "\(.*\)".*/\1/p' "$kdir/include/generated/utsrelease.h" 2>/dev/null || true)
 tmp="$out.tmp"

@@ -13,8 +13,9 @@
  * Exercises: migrate_vma_collect (holes and the zero page as valid sources
  * with no page, seed 000), MMU_NOTIFY_MIGRATE with pgmap_owner, device-
  * private swap entries in fork/rmap/zap, do_swap_page -> migrate_to_ram.
- * Needs the 6.1 API (zone_device_page_init, migrate_device_range,
- * migrate_vma.fault_page), probed by conftest.sh.
+ * Needs the 6.1 API (migrate_device_range, migrate_vma.fault_page); the
+ * page init and free hooks of 6.1-6.17 or 6.18+ (compat.h), probed by
+ * conftest.sh.
  */
 #include <linux/mm.h>
 #include <linux/memremap.h>
@@ -27,7 +28,7 @@
 
 #include "fl.h"
 
-#ifdef FL_HAVE_DEVICE_PRIVATE_API
+#ifdef FL_DEVMEM_API
 
 #define FL_DEVMEM_SIZE		(64UL << 20)
 #define FL_MIGRATE_BATCH	64	/* pages per migrate_vma round */
@@ -110,8 +111,10 @@ static vm_fault_t fl_devmem_migrate_to_ram(struct vm_fault *vmf)
 	return 0;
 }
 
+FL_DEVMEM_PAGE_FREE(fl_devmem_page_free)
+
 static const struct dev_pagemap_ops fl_devmem_ops = {
-	.page_free = fl_devmem_page_free,
+	.FL_DEVMEM_FREE_MEMBER = fl_devmem_page_free_hook,
 	.migrate_to_ram = fl_devmem_migrate_to_ram,
 };
 
@@ -178,7 +181,7 @@ static struct page *fl_devmem_alloc(void)
 		__free_page(backing);
 		return NULL;
 	}
-	zone_device_page_init(dpage);	/* refcount 1, locked */
+	fl_zone_device_page_init(dpage, &fl_devmem.pgmap);	/* refcount 1, locked */
 	dpage->zone_device_data = backing;
 	atomic64_inc(&fl_devmem.in_use);
 	return dpage;
@@ -339,4 +342,4 @@ void fl_devmem_exit(void)
 	release_mem_region(fl_devmem.res->start, resource_size(fl_devmem.res));
 }
 
-#endif /* FL_HAVE_DEVICE_PRIVATE_API */
+#endif /* FL_DEVMEM_API */

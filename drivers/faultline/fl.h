@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Internal interfaces of faultline.ko between the ioctl template (main.c)
- * and the features (pin.c, mirror.c, gup.c, snapshot.c).
+ * and the features (pin.c, mirror.c, exclusive.c, gup.c, snapshot.c, devmem.c).
  */
 #ifndef FL_H
 #define FL_H
@@ -72,6 +72,7 @@ struct fl_dev_req {
 	int (*fn)(struct fl_dev_req *req);
 	struct fl_obj *obj;
 	struct fl_access *acc;
+	void *data;		/* a request's own argument (exclusive.c) */
 	struct completion done;
 	int ret;
 };
@@ -115,7 +116,7 @@ static inline int fl_snapshot(struct fl_snapshot *arg)
 }
 #endif
 
-#if IS_ENABLED(CONFIG_DEVICE_PRIVATE) && defined(FL_HAVE_DEVICE_PRIVATE_API)
+#ifdef FL_DEVMEM_API
 #define FL_DEVMEM_WHY		FL_WHY_OK
 int fl_migrate(struct fl_file *f, struct fl_migrate *arg);
 void fl_devmem_release_file(struct fl_file *f);
@@ -134,6 +135,23 @@ static inline void fl_devmem_release_file(struct fl_file *f)
 
 static inline void fl_devmem_exit(void)
 {
+}
+#endif
+
+/*
+ * Device-exclusive grants on a mirror's pages: needs mirrors (HMM_MIRROR),
+ * CONFIG_DEVICE_PRIVATE (where the kernel defines the API) and the API.
+ */
+#if defined(CONFIG_HMM_MIRROR) && defined(FL_EXCL_API)
+#define FL_EXCL_WHY		FL_WHY_OK
+int fl_exclusive(struct fl_file *f, struct fl_exclusive *arg);
+#else
+#define FL_EXCL_WHY		(!FL_HMM_AVAILABLE ? FL_WHY_NO_HMM_MIRROR : \
+				 !IS_ENABLED(CONFIG_DEVICE_PRIVATE) ? FL_WHY_NO_DEVICE_PRIVATE : \
+				 FL_WHY_NO_KERNEL_API)
+static inline int fl_exclusive(struct fl_file *f, struct fl_exclusive *arg)
+{
+	return -EOPNOTSUPP;
 }
 #endif
 

@@ -309,8 +309,6 @@ static int fl_ioc_caps(struct fl_file *f, void *data)
 {
 	struct fl_caps *c = data;
 	u32 no_hmm = FL_HMM_AVAILABLE ? FL_WHY_OK : FL_WHY_NO_HMM_MIRROR;
-	u32 no_devpriv = IS_ENABLED(CONFIG_DEVICE_PRIVATE) ?
-			 FL_WHY_NOT_IMPLEMENTED : FL_WHY_NO_DEVICE_PRIVATE;
 
 	BUILD_BUG_ON(FL_FEAT_COUNT > FL_CAPS_MAX_FEATURES);
 	c->nr_features = FL_FEAT_COUNT;
@@ -323,8 +321,7 @@ static int fl_ioc_caps(struct fl_file *f, void *data)
 	fl_cap(c, FL_FEAT_GET_USER_PAGES_FAST,
 	       FL_GUP_FAST_AVAILABLE ? FL_WHY_OK : FL_WHY_NO_KERNEL_API);
 	fl_cap(c, FL_FEAT_DEVICE_PRIVATE, FL_DEVMEM_WHY);
-	/* Device-exclusive access: not in this version. */
-	fl_cap(c, FL_FEAT_DEVICE_EXCLUSIVE, no_devpriv);
+	fl_cap(c, FL_FEAT_DEVICE_EXCLUSIVE, FL_EXCL_WHY);
 	return 0;
 }
 
@@ -417,6 +414,11 @@ static int fl_ioc_migrate(struct fl_file *f, void *data)
 	return fl_migrate(f, data);
 }
 
+static int fl_ioc_exclusive(struct fl_file *f, void *data)
+{
+	return fl_exclusive(f, data);
+}
+
 union fl_ioc_buf {
 	struct fl_version version;
 	struct fl_caps caps;
@@ -428,6 +430,7 @@ union fl_ioc_buf {
 	struct fl_gup_bench gup_bench;
 	struct fl_snapshot snapshot;
 	struct fl_migrate migrate;
+	struct fl_exclusive exclusive;
 };
 
 static const struct {
@@ -444,6 +447,7 @@ static const struct {
 	{ FL_IOC_GUP_BENCH, fl_ioc_gup_bench },
 	{ FL_IOC_SNAPSHOT, fl_ioc_snapshot },
 	{ FL_IOC_MIGRATE, fl_ioc_migrate },
+	{ FL_IOC_EXCLUSIVE, fl_ioc_exclusive },
 };
 
 static long fl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

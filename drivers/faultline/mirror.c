@@ -25,34 +25,10 @@
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 
-#include "fl.h"
+#include "mirror.h"
 
-/* Pages per hmm_range_fault() round: one pmd's worth. */
-#define FL_FAULT_CHUNK		512
 /* Pages the device touches per table-lock hold, to bound callback wait. */
 #define FL_ACCESS_BATCH		64
-
-struct fl_mirror {
-	struct fl_obj obj;
-	struct mmu_interval_notifier notifier;
-	struct mutex lock;	/* pt, invalidated, counters, histograms */
-	unsigned long *pt;	/* device page table: hmm pfns, 0 = invalid */
-	unsigned long *invalidated;	/* bit per page: cleared by a callback */
-	unsigned long *scratch;	/* FL_FAULT_CHUNK hmm pfns (device thread) */
-	bool write;
-	struct fl_khist *cb_hist;
-	struct fl_khist *remirror_hist;
-	u64 inval[FL_EV_COUNT];
-	u64 invalidated_pages;
-	u64 faults;
-	u64 faulted_pages;
-	u64 retries;
-	u64 ebusy;
-	u64 valid_pages;
-	u64 stale_checks;
-	u64 stale;
-	atomic64_t nonblock_busy;
-};
 
 static bool fl_mirror_invalidate(struct mmu_interval_notifier *mni,
 				 const struct mmu_notifier_range *range,
@@ -62,8 +38,19 @@ static bool fl_mirror_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long start = max(range->start, m->obj.start);
 	unsigned long end = min(range->end, m->obj.start + m->obj.len);
 	unsigned long i, last;
-	u64 t0 = ktime_get_ns();
+	u64 t0 = ktime_get_ns(), now;
+	unsigned int ev = fl_event_index(range->event);
+	bool revoking = false;
 
+	/*
+	 * Our own make_device_exclusive() (exclusive.c) changes the CPU pte,
+	 * not the page: the device's entries stay right.  Filtering it by
+	 * owner is what seed 002 asked the API for.
+	 */
+	if (fl_notifier_own_exclusive(range, m)) {
+		atomic64_inc(&m->excl_self);
+		return true;
+	}
 	/* The OOM reaper calls us non-blockable; it retries if we refuse. */
 	if (mmu_notifier_range_blockable(range)) {
 		mutex_lock(&m->lock);
@@ -80,9 +67,20 @@ static bool fl_mirror_invalidate(struct mmu_interval_notifier *mni,
 		__set_bit(i, m->invalidated);
 		m->invalidated_pages++;
 		m->valid_pages--;
+		if (m->excl && __test_and_clear_bit(i, m->excl->atomic)) {
+			/* A revoke: CPU fault, munmap, mprotect, fork, migration... */
+			m->excl->held--;
+			m->excl->revoked++;
+			m->excl->revoked_by[ev]++;
+			fl_khist_add(m->excl->hold_hist, t0 - m->excl->grant_ns[i]);
+			revoking = true;
+		}
 	}
-	m->inval[fl_event_index(range->event)]++;
-	fl_khist_add(m->cb_hist, ktime_get_ns() - t0);
+	m->inval[ev]++;
+	now = ktime_get_ns();
+	fl_khist_add(m->cb_hist, now - t0);
+	if (revoking)
+		fl_khist_add(m->excl->revoke_hist, now - t0);
 	mutex_unlock(&m->lock);
 	return true;
 }
@@ -97,7 +95,7 @@ static const struct mmu_interval_notifier_ops fl_mirror_ops = {
  * snapshot that faults nothing (used by the stale check, with @program
  * false: then the caller gets m->lock held and the pfns in m->scratch).
  */
-static int fl_mirror_range(struct fl_mirror *m, struct mm_struct *mm,
+int fl_mirror_range(struct fl_mirror *m, struct mm_struct *mm,
 			   unsigned long first, unsigned long last,
 			   unsigned long default_flags, bool program)
 {
@@ -154,7 +152,7 @@ static int fl_mirror_range(struct fl_mirror *m, struct mm_struct *mm,
 	return 0;
 }
 
-static unsigned long fl_fault_flags(bool write)
+unsigned long fl_fault_flags(bool write)
 {
 	return HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0);
 }
@@ -182,6 +180,9 @@ static int fl_mirror_check_stale(struct fl_mirror *m, struct mm_struct *mm,
 			unsigned long dev = m->pt[i], cpu = m->scratch[i - first];
 
 			if (!(dev & HMM_PFN_VALID))
+				continue;
+			/* A held grant is meant to be absent from the CPU table. */
+			if (m->excl && test_bit(i, m->excl->atomic))
 				continue;
 			m->stale_checks++;
 			acc->bytes += PAGE_SIZE;
@@ -271,6 +272,7 @@ static void fl_mirror_free(struct fl_obj *obj)
 
 	/* Waits for running callbacks; none can start afterwards. */
 	mmu_interval_notifier_remove(&m->notifier);
+	fl_excl_free(m->excl);
 	fl_khist_free(m->remirror_hist);
 	fl_khist_free(m->cb_hist);
 	kfree(m->scratch);

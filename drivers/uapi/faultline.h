@@ -87,7 +87,7 @@ enum fl_feature {
 	FL_FEAT_SNAPSHOT_ORDER,	/* snapshot can tell pmd/pud mapped (HMM_PFN_ORDER, 5.12) */
 	FL_FEAT_GET_USER_PAGES_FAST,	/* FL_GUP_GET_FAST is available */
 	FL_FEAT_DEVICE_PRIVATE,	/* FL_IOC_MIGRATE: emulated device-private memory */
-	FL_FEAT_DEVICE_EXCLUSIVE,	/* make_device_exclusive(_range) */
+	FL_FEAT_DEVICE_EXCLUSIVE,	/* FL_IOC_EXCLUSIVE: make_device_exclusive(_range) */
 	FL_FEAT_COUNT
 };
 
@@ -318,6 +318,60 @@ struct fl_migrate {
 	__u64 device_pages;	/* (out) module-wide device-private pages in use */
 };
 
+/* ------------------------------------------------------ device-exclusive */
+
+/*
+ * FL_FEAT_DEVICE_EXCLUSIVE only.  SVM atomics the way nouveau does them: the
+ * device asks for exclusive access to pages of one of its mirrors
+ * (make_device_exclusive_range() up to 6.14, make_device_exclusive() from
+ * 6.15), which replaces the CPU ptes with device-exclusive swap entries;
+ * while a page is held the device does atomic read-modify-writes on it
+ * through the mirror's table.  A CPU access faults and restores the pte
+ * after an invalidation (MMU_NOTIFY_EXCLUSIVE with no owner up to 6.14,
+ * MMU_NOTIFY_CLEAR from 6.15): the grant is revoked.  munmap, mprotect,
+ * fork and migration revoke it too.  The MMU_NOTIFY_EXCLUSIVE that our own
+ * grant raises carries this module as owner and is filtered (seed 002):
+ * counted in self_filtered, it clears nothing.
+ *
+ * Every call also returns the mirror's exclusive counters (since create or
+ * the last FL_EXCL_RESET).
+ */
+enum fl_excl_op {
+	FL_EXCL_GRANT = 0,	/* make [offset, offset + len) device-exclusive and map it atomic */
+	FL_EXCL_ATOMIC_ADD,	/* device atomically adds `value` to each __u64 of held pages */
+	FL_EXCL_STATS,		/* only read the counters (offset and len 0) */
+	FL_EXCL_COUNT
+};
+
+#define FL_EXCL_REGRANT		(1u << 0)	/* ATOMIC_ADD: grant revoked pages again first */
+#define FL_EXCL_RESET		(1u << 1)	/* zero the counters and histograms after reading */
+#define FL_EXCL_FLAGS		(FL_EXCL_REGRANT | FL_EXCL_RESET)
+
+struct fl_exclusive {
+	__u32 handle;		/* (in) a mirror created with FL_MIRROR_WRITE */
+	__u32 op;		/* (in) enum fl_excl_op */
+	__u64 offset;		/* (in) page-aligned byte offset in the mirror */
+	__u64 len;		/* (in) page-aligned bytes, offset + len <= mirror length */
+	__u64 value;		/* (in) ATOMIC_ADD: the addend */
+	__u32 flags;		/* (in) FL_EXCL_* */
+	__s32 error;		/* (out) GRANT (and REGRANT): first negative errno of the kernel,
+				 * -EBUSY for a page it would not make exclusive; 0 if none */
+	__u64 ns;		/* (out) time of the operation */
+	__u64 pages;		/* (out) GRANT: pages granted; ATOMIC_ADD: pages updated */
+	__u64 not_held;		/* (out) GRANT: pages not granted; ATOMIC_ADD: pages skipped
+				 * because their grant was revoked (and not granted again) */
+	__u64 retries;		/* (out) grants redone because an invalidation raced programming */
+	/* the mirror's counters */
+	__u64 granted;		/* (out) pages granted */
+	__u64 held;		/* (out) pages device-exclusive now */
+	__u64 revoked;		/* (out) held pages whose grant an invalidation cleared */
+	__u64 revoked_by[FL_EV_MAX];	/* (out) those by enum fl_event */
+	__u64 self_filtered;	/* (out) our own MMU_NOTIFY_EXCLUSIVE callbacks, ignored */
+	__u64 atomic_words;	/* (out) __u64 words updated atomically */
+	struct fl_uhist revoke;	/* (in/out) duration of callbacks that revoked grants */
+	struct fl_uhist hold;	/* (in/out) grant-to-revoke time per revoked page */
+};
+
 /* ----------------------------------------------------------------- ioctls */
 
 #define FL_IOC_VERSION		_IOR(FL_IOC_MAGIC, 0x00, struct fl_version)
@@ -330,5 +384,6 @@ struct fl_migrate {
 #define FL_IOC_GUP_BENCH	_IOWR(FL_IOC_MAGIC, 0x40, struct fl_gup_bench)
 #define FL_IOC_SNAPSHOT		_IOWR(FL_IOC_MAGIC, 0x50, struct fl_snapshot)
 #define FL_IOC_MIGRATE		_IOWR(FL_IOC_MAGIC, 0x60, struct fl_migrate)
+#define FL_IOC_EXCLUSIVE	_IOWR(FL_IOC_MAGIC, 0x61, struct fl_exclusive)
 
 #endif /* _UAPI_FAULTLINE_H */

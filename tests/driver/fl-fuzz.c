@@ -6,7 +6,8 @@
  * stale handles, bad histogram buffers, per-file limits).  Phase 2 runs
  * threads sending random and boundary ioctls on shared descriptors while
  * another thread closes and reopens them and a third remaps, mprotects and
- * MADV_DONTNEEDs the memory the objects cover.  It ends by closing
+ * MADV_DONTNEEDs the memory the objects cover (device-exclusive grants
+ * included: every such change revokes them).  It ends by closing
  * everything and checking that /proc/vmstat's FOLL_PIN counters balance.
  * The kernel log must stay free of oops/WARN/KASAN: check dmesg after it.
  *
@@ -111,6 +112,74 @@ static int access_(int fd, uint32_t h, uint32_t op, uint64_t off, uint64_t len)
 	struct fl_access a = { .handle = h, .op = op, .offset = off, .len = len };
 
 	return xioctl(fd, FL_IOC_ACCESS, &a);
+}
+
+static int excl(int fd, uint32_t h, uint32_t op, uint64_t off, uint64_t len, uint32_t flags,
+		struct fl_exclusive *out)
+{
+	struct fl_exclusive a = { .handle = h, .op = op, .offset = off, .len = len,
+				  .value = op == FL_EXCL_ATOMIC_ADD, .flags = flags };
+	int ret = xioctl(fd, FL_IOC_EXCLUSIVE, &a);
+
+	if (out)
+		*out = a;
+	return ret;
+}
+
+/* FL_IOC_EXCLUSIVE: errnos, then one grant, atomic and CPU revoke that must add up. */
+static void boundary_exclusive(int fd, int fd2, uint64_t r)
+{
+	struct fl_driver d = { .fd = fd };
+	struct fl_exclusive e;
+	uint32_t h, hro, hp;
+	int ret;
+
+	if (xioctl(fd, FL_IOC_CAPS, &d.caps) || !fl_driver_has(&d, FL_FEAT_DEVICE_EXCLUSIVE)) {
+		ok(excl(fd, 1, FL_EXCL_STATS, 0, 0, 0, NULL) == -EOPNOTSUPP,
+		   "exclusive without the feature is EOPNOTSUPP (%s)",
+		   fl_driver_why(&d, FL_FEAT_DEVICE_EXCLUSIVE));
+		return;
+	}
+	ok(mirror(fd, r, REGLEN, FL_MIRROR_WRITE, &h) == 0, "writable mirror for exclusive");
+	ok(mirror(fd, r, REGLEN, 0, &hro) == 0, "read-only mirror for exclusive");
+	ok(pin(fd, r, PAGE, 0, &hp) == 0, "pin for exclusive");
+	ok(excl(fd, h, FL_EXCL_COUNT, 0, PAGE, 0, NULL) == -EINVAL, "exclusive bad op is EINVAL");
+	ok(excl(fd, h, FL_EXCL_GRANT, 0, PAGE, 0x100, NULL) == -EINVAL, "exclusive unknown flag is EINVAL");
+	ok(excl(fd, h, FL_EXCL_GRANT, 0, PAGE, FL_EXCL_REGRANT, NULL) == -EINVAL,
+	   "REGRANT on GRANT is EINVAL");
+	ok(excl(fd, h, FL_EXCL_STATS, 0, PAGE, 0, NULL) == -EINVAL, "STATS with a range is EINVAL");
+	ok(excl(fd, h, FL_EXCL_GRANT, 0, 0, 0, NULL) == -EINVAL, "exclusive len 0 is EINVAL");
+	ok(excl(fd, h, FL_EXCL_GRANT, 8, PAGE, 0, NULL) == -EINVAL, "exclusive misaligned offset is EINVAL");
+	ok(excl(fd, h, FL_EXCL_GRANT, -PAGE, 2 * PAGE, 0, NULL) == -EINVAL, "exclusive wrapping range is EINVAL");
+	ok(excl(fd, h, FL_EXCL_GRANT, REGLEN, PAGE, 0, NULL) == -EINVAL, "exclusive past the end is EINVAL");
+	ok(excl(fd2, h, FL_EXCL_GRANT, 0, PAGE, 0, NULL) == -ENOENT, "exclusive foreign handle is ENOENT");
+	ok(excl(fd, hp, FL_EXCL_GRANT, 0, PAGE, 0, NULL) == -ENOENT, "exclusive on a pin handle is ENOENT");
+	ok(excl(fd, hro, FL_EXCL_GRANT, 0, PAGE, 0, NULL) == -EINVAL, "exclusive on a read-only mirror is EINVAL");
+	{
+		struct fl_exclusive a = { .handle = h, .op = FL_EXCL_STATS };
+
+		a.revoke.nr_buckets = FL_UHIST_BUCKETS;
+		a.revoke.buckets_ptr = (uintptr_t)noaccess;
+		ok(xioctl(fd, FL_IOC_EXCLUSIVE, &a) == -EFAULT, "exclusive unwritable bucket array is EFAULT");
+	}
+	memset(regions, 3, 4 * PAGE);
+	ret = excl(fd, h, FL_EXCL_GRANT, 0, 4 * PAGE, 0, &e);
+	ok(ret == 0 && e.pages == 4 && e.held == 4 && !e.error,
+	   "grant 4 pages: %llu granted, %llu held, error %d (%d)", (unsigned long long)e.pages,
+	   (unsigned long long)e.held, e.error, ret);
+	ret = excl(fd, h, FL_EXCL_ATOMIC_ADD, 0, 4 * PAGE, 0, &e);
+	ok(ret == 0 && e.pages == 4 && e.not_held == 0,
+	   "device atomics on the held pages (%llu, %d)", (unsigned long long)e.pages, ret);
+	ok(*(volatile char *)regions == 4 && regions[7] == 3,
+	   "CPU reads the device's atomic add back (revoking page 0)");
+	ret = excl(fd, h, FL_EXCL_STATS, 0, 0, FL_EXCL_RESET, &e);
+	ok(ret == 0 && e.held == 3 && e.revoked == 1,
+	   "one CPU touch, one revoke: held %llu revoked %llu (%d)", (unsigned long long)e.held,
+	   (unsigned long long)e.revoked, ret);
+	ok(destroy(fd, h) == 0 && destroy(fd, hro) == 0 && destroy(fd, hp) == 0,
+	   "destroy with grants held");
+	ok(memchr(regions, 5, 4 * PAGE) == NULL && regions[PAGE] == 4 && regions[4 * PAGE - 1] == 3,
+	   "CPU reads pages whose mirror is gone");
 }
 
 static void boundary(void)
@@ -231,6 +300,8 @@ static void boundary(void)
 	s.flags = 0x100;
 	ok(xioctl(fd, FL_IOC_SNAPSHOT, &s) == -EINVAL, "snapshot unknown flag is EINVAL");
 
+	boundary_exclusive(fd, fd2, r);
+
 	ret = 0;
 	for (int i = 0; i < FL_MAX_OBJECTS && !ret; i++)
 		ret = mirror(fd2, r, PAGE, 0, NULL);
@@ -319,12 +390,13 @@ static void *fuzzer(void *arg)
 		struct fl_gup_bench gup;
 		struct fl_snapshot snap;
 		struct fl_migrate migrate;
+		struct fl_exclusive excl;
 		char raw[512];
 	} u;
 
 	while (!stop && atomic_fetch_add(&done_ioctls, 1) < target) {
 		int fd = fds[rnd(&s) % NFD], ret;
-		unsigned op = rnd(&s) % 17;
+		unsigned op = rnd(&s) % 18;
 
 		memset(&u, 0, sizeof(u));
 		switch (op) {
@@ -399,6 +471,19 @@ static void *fuzzer(void *arg)
 			/* fall through */
 		default:
 			ret = xioctl(fd, rnd(&s) % 2 ? FL_IOC_VERSION : FL_IOC_CAPS, &u);
+			break;
+		case 16:
+			u.excl.handle = pick_handle(&s);
+			u.excl.op = rnd(&s) % (FL_EXCL_COUNT + 1);
+			u.excl.offset = rnd(&s) % 4 ? (rnd(&s) % (REGLEN / PAGE)) * PAGE : rnd(&s);
+			u.excl.len = rnd(&s) % 4 ? (1 + rnd(&s) % (REGLEN / PAGE)) * PAGE : rnd(&s);
+			if (u.excl.op == FL_EXCL_STATS && rnd(&s) % 2)
+				u.excl.offset = u.excl.len = 0;
+			u.excl.value = rnd(&s);
+			u.excl.flags = rnd(&s) % 5;
+			u.excl.revoke.buckets_ptr = pick_uptr(&s, buckets);
+			u.excl.revoke.nr_buckets = u.excl.revoke.buckets_ptr ? FL_UHIST_BUCKETS : 0;
+			ret = xioctl(fd, FL_IOC_EXCLUSIVE, &u.excl);
 			break;
 		}
 		count(ret);

@@ -4,7 +4,8 @@
  * module loaded and root.  Exercises: pinned buffers (device fill/verify
  * through pin_user_pages*), HMM mirrors under munmap / mprotect /
  * MADV_DONTNEED / fork with invalidations counted and no stale entry, GUP
- * timing, and the HMM snapshot of a THP (pmd flag), then checks that
+ * timing, device-private round trips and device-exclusive grants (where the
+ * kernel has them), and the HMM snapshot of a THP (pmd flag), then checks that
  * /proc/vmstat's FOLL_PIN counters balance after close.
  *
  * To use: make -C tests/driver && sudo tests/driver/fl-smoke
@@ -379,6 +380,82 @@ static void test_migrate(struct fl_driver *d)
 }
 
 /*
+ * Device-exclusive grants on a mirror: atomics while held, CPU touch,
+ * mprotect and fork revoke; our own MMU_NOTIFY_EXCLUSIVE is filtered.
+ */
+static void test_exclusive(struct fl_driver *d)
+{
+	size_t len = MB;
+	char *buf = map_anon(len, 0);
+	struct fl_exclusive e;
+	struct fl_access acc;
+	uint32_t h;
+	pid_t pid;
+	int ret, status = -1;
+
+	cpu_fill(buf, 0, len, 5);
+	ret = fl_drv_mirror_create(d, buf, len, FL_MIRROR_WRITE, &h);
+	ok(!ret, "exclusive: writable mirror (%d)", ret);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_GRANT, 0, len, 0, 0, &e, NULL, NULL);
+	ok(!ret && e.pages == len / PAGE && e.held == len / PAGE && !e.error,
+	   "exclusive: %llu of %lu pages granted in %llu ns, error %d, %llu self-filtered callbacks (%d)",
+	   (unsigned long long)e.pages, len / PAGE, (unsigned long long)e.ns, e.error,
+	   (unsigned long long)e.self_filtered, ret);
+	ok(e.self_filtered > 0 && e.revoked == 0,
+	   "exclusive: our own MMU_NOTIFY_EXCLUSIVE filtered, nothing revoked");
+	ok(snap_count(d, buf, len, 0) == 0, "exclusive: the CPU table maps none of the held pages");
+	ret = fl_drv_access(d, h, FL_ACCESS_CHECK_STALE, 0, len, 0, &acc);
+	ok(!ret && acc.mismatches == 0, "exclusive: held grants are not stale (%llu)",
+	   (unsigned long long)acc.mismatches);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_ATOMIC_ADD, 0, len, 1, 0, &e, NULL, NULL);
+	ok(!ret && e.pages == len / PAGE && e.not_held == 0,
+	   "exclusive: device atomics on %llu pages", (unsigned long long)e.pages);
+	ok(((volatile uint64_t *)buf)[0] == fl_pattern(5, 0) + 1,
+	   "exclusive: CPU sees the atomic add after its fault revoked page 0");
+	ret = fl_drv_exclusive(d, h, FL_EXCL_STATS, 0, 0, 0, 0, &e, NULL, NULL);
+	ok(!ret && e.revoked == 1 && e.held == len / PAGE - 1,
+	   "exclusive: one touch, one revoke (revoked %llu held %llu; by exclusive %llu clear %llu)",
+	   (unsigned long long)e.revoked, (unsigned long long)e.held,
+	   (unsigned long long)e.revoked_by[FL_EV_EXCLUSIVE],
+	   (unsigned long long)e.revoked_by[FL_EV_CLEAR]);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_ATOMIC_ADD, 0, len, 1, 0, &e, NULL, NULL);
+	ok(!ret && e.not_held == 1, "exclusive: atomics skip the revoked page (%llu)",
+	   (unsigned long long)e.not_held);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_ATOMIC_ADD, 0, len, 1, FL_EXCL_REGRANT, &e, NULL, NULL);
+	ok(!ret && e.pages == len / PAGE && e.not_held == 0 && e.held == len / PAGE,
+	   "exclusive: REGRANT takes it back (%llu pages, held %llu)",
+	   (unsigned long long)e.pages, (unsigned long long)e.held);
+	mprotect(buf, len / 2, PROT_READ);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_STATS, 0, 0, 0, 0, &e, NULL, NULL);
+	ok(!ret && e.revoked_by[FL_EV_PROTECTION_VMA] == len / 2 / PAGE,
+	   "exclusive: mprotect revoked %llu pages", (unsigned long long)e.revoked_by[FL_EV_PROTECTION_VMA]);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_GRANT, 0, PAGE, 0, 0, &e, NULL, NULL);
+	ok(!ret && e.error < 0 && e.pages == 0, "exclusive: grant on a read-only page refused with %s",
+	   e.error ? strerror(-e.error) : "nothing");
+	mprotect(buf, len / 2, PROT_READ | PROT_WRITE);
+	pid = fork();
+	if (pid == 0)
+		_exit(((volatile uint64_t *)buf)[len / 8 - 1] == fl_pattern(5, len - 8) + 3 ? 0 : 1);
+	waitpid(pid, &status, 0);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_STATS, 0, 0, 0, FL_EXCL_RESET, &e, NULL, NULL);
+	ok(!ret && status == 0 && e.held == 0 &&
+	   ((volatile uint64_t *)buf)[len / 8 - 1] == fl_pattern(5, len - 8) + 3,
+	   "exclusive: fork revoked the rest (held %llu, protection_page %llu), child and parent read the data (status %d)",
+	   (unsigned long long)e.held, (unsigned long long)e.revoked_by[FL_EV_PROTECTION_PAGE], status);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_GRANT, 0, len, 0, 0, &e, NULL, NULL);
+	ok(!ret && e.pages == len / PAGE && !e.error,
+	   "exclusive: grant again after fork: %llu pages, error %d, %llu retries (%d)",
+	   (unsigned long long)e.pages, e.error, (unsigned long long)e.retries, ret);
+	munmap(buf, len);
+	ret = fl_drv_exclusive(d, h, FL_EXCL_STATS, 0, 0, 0, 0, &e, NULL, NULL);
+	ok(!ret && e.held == 0 && e.revoked_by[FL_EV_UNMAP] == len / PAGE,
+	   "exclusive: munmap revoked %llu held pages (clear %llu, exclusive %llu, held %llu)",
+	   (unsigned long long)e.revoked_by[FL_EV_UNMAP], (unsigned long long)e.revoked_by[FL_EV_CLEAR],
+	   (unsigned long long)e.revoked_by[FL_EV_EXCLUSIVE], (unsigned long long)e.held);
+	fl_drv_destroy(d, h, 0, NULL);
+}
+
+/*
  * `fl-smoke hold`: keep a pinned buffer and a mirror busy (device passes,
  * MADV_DONTNEED between them) until killed, for the unload test: rmmod
  * must refuse while the file is open, and succeed once the process is
@@ -445,6 +522,10 @@ int main(int argc, char **argv)
 		test_migrate(&d);
 	else
 		skip("device-private migration", fl_driver_why(&d, FL_FEAT_DEVICE_PRIVATE));
+	if (fl_driver_has(&d, FL_FEAT_DEVICE_EXCLUSIVE))
+		test_exclusive(&d);
+	else
+		skip("device-exclusive", fl_driver_why(&d, FL_FEAT_DEVICE_EXCLUSIVE));
 	if (fl_driver_has(&d, FL_FEAT_SNAPSHOT))
 		test_snapshot(&d);
 	else
