@@ -9,7 +9,7 @@
 
 extern const struct workload wl_populate, wl_fault_scale, wl_null;
 extern const struct workload wl_gup_bench, wl_notifier_vs_pinned;
-extern const struct workload wl_numa_migrate, wl_device_migrate;
+extern const struct workload wl_numa_migrate, wl_device_migrate, wl_device_exclusive;
 extern const struct workload wl_gup_user, wl_cow_pin, wl_cow_race;
 extern const struct workload wl_dax_populate, wl_dax_gup;
 extern const struct workload wl_test_crash;
@@ -22,6 +22,7 @@ const struct workload *const fl_workloads[] = {
 	&wl_notifier_vs_pinned,
 	&wl_numa_migrate,
 	&wl_device_migrate,
+	&wl_device_exclusive,
 	&wl_gup_user,
 	&wl_cow_pin,
 	&wl_cow_race,

@@ -22,7 +22,7 @@
  *
  * To use:
  *   faultline run device-migrate --set scenario=zero-page
- *   faultline run workloads/suites/migrate.job
+ *   faultline run workloads/suites/device.job (beside hmm-tests: scripts/hmm-agree)
  *
  * Scenarios (each names what it guards):
  *   anon        plain anonymous 4 KiB pages, written; data must survive the trip
@@ -56,6 +56,17 @@
 enum { SC_ANON, SC_THP, SC_ZERO_PAGE, SC_HOLES, SC_READ_ONLY, SC_SHARED, SC_FORK };
 static const char *const scenarios[] = { "anon", "thp", "zero-page", "holes", "read-only",
 					 "shared", "fork", NULL };
+
+/*
+ * The hmm-tests case (fixture.variant.test, as its TAP names it) each
+ * scenario mirrors, recorded as detail hmm_tests for scripts/hmm-agree;
+ * NULL where hmm-tests has none.  anon with back=cpu-fault is migrate_fault.
+ */
+static const char *const peers[] = {
+	[SC_ANON] = "hmm.hmm_device_private.migrate",
+	[SC_SHARED] = "hmm.hmm_device_private.migrate_shared",
+	[SC_FORK] = "hmm.hmm_device_private.hmm_cow_in_device",
+};
 
 enum { BACK_DRIVER, BACK_CPU_FAULT };
 static const char *const backs[] = { "driver", "cpu-fault", NULL };
@@ -144,6 +155,10 @@ static int dm_setup(struct fl_case *c)
 	if (ret)
 		return ret == -ENOMEM ? fl_case_skip(c, "%s", why) : fl_case_error(c, "%s", why);
 	dc->mapped = true;
+	if (cf->scenario == SC_ANON && cf->back == BACK_CPU_FAULT)
+		fl_case_detail(c, "hmm_tests", "hmm.hmm_device_private.migrate_fault");
+	else if (peers[cf->scenario])
+		fl_case_detail(c, "hmm_tests", peers[cf->scenario]);
 	return 0;
 }
 
