@@ -59,11 +59,13 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 
+#include <gnu/libc-version.h>
 #include <jansson.h>
 #include <libpmem.h>
 #include <tracefs.h>
 
 #include "driver.h"
+#include "stats.h"
 #include "sysfs.h"
 #include "workload.h"
 #include "mmflags.h"
@@ -101,6 +103,9 @@ enum fio_engine { F_NONE, F_MMAP, F_LIBPMEM, F_DEVDAX };
 static const char *const fio_engines[] = { "none", "mmap", "libpmem", "dev-dax", NULL };
 static const char *const fio_ioengine[] = { NULL, "mmap", "libpmem", "dev-dax" };
 
+enum read_buf { B_FIO, B_ALIGNED };
+static const char *const read_bufs[] = { "fio", "2m-aligned", NULL };
+
 /* Fallback reasons, as dax_fault_check_fallback() and dax_iomap_pmd_fault() decide. */
 enum reason { R_COLOUR, R_COW, R_VMA, R_EOF, R_BLOCKS, R_PFN, R_NO_ATTEMPT, R_COUNT };
 static const char *const reason_names[R_COUNT] = {
@@ -130,6 +135,7 @@ struct dp_conf {
 	int64_t fio_loops;
 	int64_t fio_rounds;
 	uint64_t bs;
+	int read_buf;
 };
 
 static const struct fl_option dp_options[] = {
@@ -168,6 +174,11 @@ static const struct fl_option dp_options[] = {
 		    "rounds of (our read passes, one fio run) in turn; each round is one sample"),
 	FL_OPT_SIZE_(struct dp_conf, bs, "bs", SZ_4K, 1ull << 30, "2M",
 		     "copy unit of the bandwidth passes and fio's bs"),
+	FL_OPT_ENUM_(struct dp_conf, read_buf, "read_buf", read_bufs, "fio",
+		     "buffer the bandwidth passes copy into/out of: fio = placed like fio's io buffer (malloc(bs): "
+		     "an anonymous mapping of its own, data 16 bytes in; a fresh one per read measurement, first "
+		     "touched by the copy); 2m-aligned = 2 MiB-aligned and pre-touched (under qemu TCG with "
+		     "glibc < 2.33 its pages collide with the source's in the emulated TLB: 10x slower reads)"),
 	FL_OPT_END
 };
 
@@ -186,6 +197,13 @@ struct fault_count {
 	size_t nchunks;
 };
 
+/* A copy buffer of the bandwidth passes (see xbuf_get). */
+struct xbuf {
+	char *map;
+	size_t maplen;
+	char *p;
+};
+
 struct dp_case {
 	struct tracefs_instance *inst;
 	struct tep_handle *tep;
@@ -202,7 +220,7 @@ struct dp_case {
 	bool mapped;
 	int mmap_errno;
 	uint64_t call_ns;
-	char *bounce;
+	struct xbuf bounce;	/* write source and pwrite data, filled */
 };
 
 static bool is_populate_mode(int m)
@@ -478,6 +496,81 @@ out:
 	return ret;
 }
 
+/* ------------------------------------------------------------ copy buffers */
+
+/*
+ * The buffer a bandwidth pass copies into (reads) or out of (writes).
+ *
+ * B_FIO places it the way fio places its io buffer, so that a read here
+ * and a read by fio's mmap engine differ only in who runs the loop: fio
+ * malloc()s max_bs * iodepth (backend.c init_io_u_buffers, no alignment
+ * without direct=1/mem_align) and glibc serves a request at or above its
+ * mmap threshold (128 KiB) with an anonymous mapping of its own:
+ * request + 8-byte size field, rounded to 16, + 8, rounded to the page,
+ * user data 16 bytes in (@rawio: engines flagged FIO_RAWIO, libpmem,
+ * allocate a page more and align the pointer up to the page).  A read job
+ * never fills it, so its first copy faults it in (inside fio's timed io).
+ * Below the threshold fio's buffer comes from the heap; ours stays an own
+ * mapping there too.
+ *
+ * B_ALIGNED is the earlier placement, kept to show why it was dropped:
+ * a 2 MiB-aligned buffer fed from a 2 MiB-aligned DAX mapping puts page i
+ * of the destination at the same virtual page colour as page i of the
+ * source.  Under qemu TCG the softmmu TLB is direct-mapped by virtual page
+ * number (accel/tcg/cputlb.c tlb_index()), so every access of a byte-wise
+ * `rep movsb` evicts the other side's entry; glibc 2.31 (bullseye) copies
+ * 2 MiB with `rep movsb` on the -cpu max vCPU (ERMS, below the
+ * non-temporal threshold); glibc >= 2.33 stops rep movsb at the L2 size on
+ * AMD-branded CPUs (QEMU's TCG vCPU is AuthenticAMD) and copies with
+ * vector loops, which the collision slows far less.  In the 5.10 guest
+ * that made our reads ~15x slower than the same memcpy at +4 KiB, and
+ * 10x slower than fio, whose malloc'd buffer does not collide.
+ */
+static int xbuf_get(struct xbuf *b, size_t bs, int kind, bool rawio, bool fill)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t req = rawio ? bs + pg - 1 : bs;
+
+	if (kind == B_FIO) {
+		b->maplen = ((((req + 8 + 15) & ~(size_t)15) + 8) + pg - 1) & ~(pg - 1);
+		b->map = mmap(NULL, b->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b->map == MAP_FAILED)
+			goto fail;
+		/* FIO_RAWIO engines (libpmem) page-align it inside the allocation. */
+		b->p = rawio ? b->map + pg : b->map + 16;
+	} else {
+		b->maplen = bs + SZ_2M;
+		b->map = mmap(NULL, b->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b->map == MAP_FAILED)
+			goto fail;
+		b->p = (char *)(((uintptr_t)b->map + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1));
+		fill = true;	/* the earlier buffer was memset at setup */
+	}
+	if (fill)
+		memset(b->p, 0x5a, bs);
+	return 0;
+fail:
+	b->map = NULL;
+	b->p = NULL;
+	return -ENOMEM;
+}
+
+static void xbuf_put(struct xbuf *b)
+{
+	if (b->map)
+		munmap(b->map, b->maplen);
+	b->map = NULL;
+	b->p = NULL;
+}
+
+/* "2 MiB + 510 pages + 16 B": where a buffer sits against the TLB colours. */
+static void place_str(const void *p, char *out, size_t n)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	snprintf(out, n, "2 MiB + %" PRIuPTR " pages + %" PRIuPTR " B", (a & (SZ_2M - 1)) / SZ_4K, a & (SZ_4K - 1));
+}
+
 /* ------------------------------------------------------------ setup */
 
 static int dp_setup(struct fl_case *c)
@@ -490,10 +583,8 @@ static int dp_setup(struct fl_case *c)
 		return -ENOMEM;
 	c->priv = dc;
 	dc->fd = -1;
-	dc->bounce = aligned_alloc(SZ_2M, (cf->bs + SZ_2M - 1) & ~(SZ_2M - 1));
-	if (!dc->bounce)
+	if (xbuf_get(&dc->bounce, cf->bs, cf->read_buf, false, true))
 		return -ENOMEM;
-	memset(dc->bounce, 0x5a, cf->bs);
 	if (c->backing == FL_BACKING_FSDAX && cf->trace && trace_open(dc))
 		trace_close(dc);
 	if (c->backing == FL_BACKING_FSDAX)
@@ -547,7 +638,7 @@ static int open_target(struct fl_case *c, struct dp_case *dc, bool keep_name)
 		for (size_t off = 0; off < flen; off += cf->bs) {
 			size_t n = flen - off < cf->bs ? flen - off : cf->bs;
 
-			if (pwrite(dc->fd, dc->bounce, n, (off_t)off) != (ssize_t)n)
+			if (pwrite(dc->fd, dc->bounce.p, n, (off_t)off) != (ssize_t)n)
 				return fl_case_error(c, "pwrite %s at %zu: %s", dir, off, strerror(errno));
 		}
 	}
@@ -826,16 +917,40 @@ static const char *check_offsets(struct fl_case *c, struct dp_case *dc, char *bu
 	return ret;
 }
 
-/* Read (copy out, as fio's mmap engine does) and write passes; GB/s. */
-static double bw_read(struct dp_case *dc, size_t bs, unsigned passes)
+/*
+ * Read passes the way fio's mmap engine reads (engines/mmap.c
+ * fio_mmapio_queue: glibc memcpy of bs bytes from the mapping into the io
+ * buffer, one io at a time): the same libc routine, the same buffer
+ * placement (xbuf_get), first touch of the buffer inside the timed loop.
+ * The mapping is ours and already populated; fio maps the file afresh
+ * each loop and takes one pmd fault per 2 MiB io inside its timing
+ * (pmd_fault latency of this case says how much that is).  @io_ns, when
+ * given, receives each copy's time (passes * ceil(len / bs) entries).
+ * Returns GB/s over the whole loop, or -1 without memory for the buffer.
+ */
+static double bw_read(struct dp_case *dc, size_t bs, unsigned passes, int kind, bool rawio,
+		      uint64_t *io_ns, char *place, size_t placelen)
 {
-	uint64_t t0 = fl_now_ns(), t;
+	struct xbuf b;
+	uint64_t t0, t, ti;
+	size_t i = 0;
 
-	for (unsigned p = 0; p < passes; p++)
-		for (size_t off = 0; off < dc->len; off += bs)
-			memcpy(dc->bounce, dc->addr + off, dc->len - off < bs ? dc->len - off : bs);
+	if (xbuf_get(&b, bs, kind, rawio, false))
+		return -1;
+	if (place)
+		place_str(b.p, place, placelen);
+	t0 = fl_now_ns();
+	for (unsigned p = 0; p < passes; p++) {
+		for (size_t off = 0; off < dc->len; off += bs) {
+			ti = io_ns ? fl_now_ns() : 0;
+			memcpy(b.p, dc->addr + off, dc->len - off < bs ? dc->len - off : bs);
+			if (io_ns)
+				io_ns[i++] = fl_now_ns() - ti;
+		}
+	}
 	__asm__ volatile("" ::: "memory");
 	t = fl_now_ns() - t0;
+	xbuf_put(&b);
 	return t ? (double)dc->len * passes / (double)t : 0;
 }
 
@@ -848,9 +963,9 @@ static double bw_write(struct dp_case *dc, size_t bs, unsigned passes, bool pers
 			size_t n = dc->len - off < bs ? dc->len - off : bs;
 
 			if (persist)
-				pmem_memcpy_persist(dc->addr + off, dc->bounce, n);
+				pmem_memcpy_persist(dc->addr + off, dc->bounce.p, n);
 			else
-				memcpy(dc->addr + off, dc->bounce, n);
+				memcpy(dc->addr + off, dc->bounce.p, n);
 		}
 	}
 	t = fl_now_ns() - t0;
@@ -969,7 +1084,14 @@ static int dp_check(struct fl_worker *w)
 	}
 
 	if (cf->bw_passes) {
-		fl_metric(c, "read_GBps", "GB/s", FL_HIGHER_IS_BETTER, bw_read(dc, cf->bs, (unsigned)cf->bw_passes));
+		double rd = bw_read(dc, cf->bs, (unsigned)cf->bw_passes, cf->read_buf, false, NULL, buf, sizeof(buf));
+
+		if (rd < 0) {
+			ret = fl_case_error(c, "no memory for a %" PRIu64 "-byte read buffer", cf->bs);
+			goto out;
+		}
+		fl_case_detail(c, "read_buf", buf);
+		fl_metric(c, "read_GBps", "GB/s", FL_HIGHER_IS_BETTER, rd);
 		/* A private mapping's writes are COW to anon memory: not DAX bandwidth. */
 		if (cf->bw_write != W_NONE && cf->mode != M_PRIVATE_POPULATE)
 			fl_metric(c, cf->bw_write == W_PERSIST ? "persist_write_GBps" : "write_GBps", "GB/s",
@@ -1040,64 +1162,107 @@ out:
 	return j;
 }
 
-/* One fio run; its read GB/s, or 0 with fio.error set. */
-static double fio_once(struct fl_case *c, const char *const *argv, bool first)
+struct fio_read {
+	double bw;		/* GB/s: bytes / fio's runtime */
+	double clat_p50;	/* ns: median completion latency of one io */
+};
+
+/* One fio run; false with fio.error set when it gave no read figures. */
+static bool fio_once(struct fl_case *c, const char *const *argv, bool first, struct fio_read *fr)
 {
 	json_t *j, *rd, *pct;
 	char why[256], buf[300];
-	double bw;
 
 	j = run_fio(argv, why, sizeof(why));
 	if (!j) {
 		fl_case_detail(c, "fio.error", why);
-		return 0;
+		return false;
 	}
 	rd = json_object_get(json_array_get(json_object_get(j, "jobs"), 0), "read");
-	bw = (double)json_integer_value(json_object_get(rd, "bw_bytes")) / 1e9;
+	fr->bw = (double)json_integer_value(json_object_get(rd, "bw_bytes")) / 1e9;
 	pct = json_object_get(json_object_get(rd, "clat_ns"), "percentile");
+	fr->clat_p50 = json_number_value(json_object_get(pct, "50.000000"));
 	if (first) {
 		snprintf(buf, sizeof(buf), "%s: bw %.3f GB/s, iops %.0f, clat p50 %.0f ns, p99 %.0f ns",
 			 json_string_value(json_object_get(j, "fio version")) ?
 			 json_string_value(json_object_get(j, "fio version")) : "fio",
-			 bw, json_number_value(json_object_get(rd, "iops")),
-			 json_number_value(json_object_get(pct, "50.000000")),
+			 fr->bw, json_number_value(json_object_get(rd, "iops")), fr->clat_p50,
 			 json_number_value(json_object_get(pct, "99.000000")));
 		fl_case_detail(c, "fio.read", buf);
 	}
 	json_decref(j);
-	if (bw <= 0)
-		fl_case_detail(c, "fio.error", "no read.bw_bytes in fio's JSON");
-	return bw;
+	if (fr->bw <= 0 || fr->clat_p50 <= 0) {
+		fl_case_detail(c, "fio.error", "no read.bw_bytes or read.clat_ns percentile 50 in fio's JSON");
+		return false;
+	}
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "median 0.97 (min 0.91, max 1.05, cv 0.04) over 7 rounds" */
+static void ratio_str(const double *r, size_t n, char *out, size_t len)
+{
+	struct fl_summary s;
+
+	fl_summarize(r, n, &s);
+	snprintf(out, len, "median %.3f (min %.3f, max %.3f, cv %.3f) over %zu rounds", s.median, s.min, s.max,
+		 s.cv, n);
 }
 
 /*
- * fio beside us on one file: rounds of (our read passes, fio --loops) in
- * turn, so that a noisy neighbour hits both alike; each round is a sample
- * of fio_read_GBps, dax_read_same_file_GBps and their ratio.
+ * fio beside us on one file, rounds of (our read passes, one fio run with
+ * --loops) in turn, the order swapped every round so that a drift in host
+ * load favours neither.  Each round is one sample of two comparisons:
+ *  - throughput: bytes over wall time of the whole run (fio: bw_bytes),
+ *    dax_vs_fio_read;
+ *  - per io: bs over the median time of one bs copy (fio: clat p50),
+ *    dax_vs_fio_read_p50io.  A median io is what host noise (other VMs,
+ *    a qemu TCG vCPU descheduled) disturbs least.
+ * Both sides copy with the same glibc memcpy into a buffer placed alike
+ * (xbuf_get); fio's time also has one pmd fault per 2 MiB io of a fresh
+ * mapping each loop, ours reads the populated mapping.
  */
 static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 {
 	const struct dp_conf *cf = c->config;
-	char size[32], off[32], bs[32], loops[32], fname[600], engine[40], why[256], buf[700];
+	char size[32], off[32], bs[32], loops[32], fname[600], engine[40], why[256], buf[700], place[64];
 	/*
-	 * --invalidate=0: there is no page cache to drop on DAX, and the mmap
-	 * engine "invalidates" with MADV_DONTNEED, so every loop would re-fault
-	 * the mapping; ours is read through a populated mapping too.
+	 * --invalidate=0: nothing to drop from a page cache on DAX.  Each loop
+	 * fio closes the file and the engine maps it again (fresh faults).
 	 */
 	const char *argv[] = { "fio", "--name=faultline-peer", "--output-format=json", "--rw=read",
 			       "--invalidate=0", engine, fname, size, off, bs, loops, "--thread", NULL };
-	double fio_bw, ours;
+	const bool rawio = cf->fio == F_LIBPMEM;
+	double *tput = calloc((size_t)cf->fio_rounds, sizeof(double));
+	double *perio = calloc((size_t)cf->fio_rounds, sizeof(double));
+	uint64_t *io_ns = NULL;
+	size_t nio, nr = 0;
+	struct fio_read fr;
+	double ours = 0, io_bytes, ours_io, fio_io;
 	void *p;
 
-	/* The same file for both: named (fio opens it by name), removed afterwards. */
-	if (open_target(c, dc, true))
-		return;
 	dc->len = (cf->size + SZ_4K - 1) & ~(SZ_4K - 1);
 	dc->resv = NULL;
+	nio = (size_t)cf->fio_loops * ((dc->len + cf->bs - 1) / cf->bs);
+	io_bytes = (double)(cf->bs < dc->len ? cf->bs : dc->len);
+	io_ns = calloc(nio, sizeof(*io_ns));
+	if (!tput || !perio || !io_ns) {
+		fl_case_detail(c, "fio.error", "no memory for the per-io times");
+		goto out_free;
+	}
+	/* The same file for both: named (fio opens it by name), removed afterwards. */
+	if (open_target(c, dc, true))
+		goto out;
 	/* Read what a reader would read: written data, not unwritten extents. */
 	if (c->backing == FL_BACKING_FSDAX)
 		for (size_t o = 0; o < cf->file_off + dc->len; o += cf->bs)
-			if (pwrite(dc->fd, dc->bounce, cf->bs, (off_t)o) < 0)
+			if (pwrite(dc->fd, dc->bounce.p, cf->bs, (off_t)o) < 0)
 				break;
 	snprintf(engine, sizeof(engine), "--ioengine=%s", fio_ioengine[cf->fio]);
 	snprintf(fname, sizeof(fname), "--filename=%s", dc->path);
@@ -1108,7 +1273,6 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 	snprintf(buf, sizeof(buf), "%s %s %s %s %s %s %s %s %s %s %s %s", argv[0], argv[1], argv[2], argv[3],
 		 argv[4], argv[5], argv[6], argv[7], argv[8], argv[9], argv[10], argv[11]);
 	fl_case_detail(c, "fio.command", buf);
-	/* Ours: MAP_SHARED, populated, copied out in bs units like fio's mmap engine. */
 	p = mmap(NULL, dc->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, dc->fd, (off_t)cf->file_off);
 	if (p == MAP_FAILED) {
 		snprintf(why, sizeof(why), "our mmap of the fio file: %s", strerror(errno));
@@ -1118,18 +1282,47 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 	dc->addr = p;
 	dc->mapped = true;
 	for (int64_t r = 0; r < cf->fio_rounds; r++) {
-		ours = bw_read(dc, cf->bs, (unsigned)cf->fio_loops);
-		fio_bw = fio_once(c, argv, !r);
-		if (fio_bw <= 0)
+		bool ok;
+
+		if (r % 2 == 0)
+			ours = bw_read(dc, cf->bs, (unsigned)cf->fio_loops, cf->read_buf, rawio, io_ns, place,
+				       sizeof(place));
+		ok = fio_once(c, argv, !r, &fr);
+		if (r % 2 == 1)
+			ours = bw_read(dc, cf->bs, (unsigned)cf->fio_loops, cf->read_buf, rawio, io_ns, place,
+				       sizeof(place));
+		if (!ok || ours <= 0)
 			break;
-		fl_metric(c, "fio_read_GBps", "GB/s", FL_INFORMATIONAL, fio_bw);
+		qsort(io_ns, nio, sizeof(*io_ns), cmp_u64);
+		ours_io = io_bytes / ((double)(io_ns[(nio - 1) / 2] + io_ns[nio / 2]) / 2);
+		fio_io = io_bytes / fr.clat_p50;
+		fl_metric(c, "fio_read_GBps", "GB/s", FL_INFORMATIONAL, fr.bw);
 		fl_metric(c, "dax_read_same_file_GBps", "GB/s", FL_INFORMATIONAL, ours);
-		fl_metric(c, "dax_vs_fio_read", "ratio", FL_INFORMATIONAL, ours / fio_bw);
+		fl_metric(c, "dax_vs_fio_read", "ratio", FL_INFORMATIONAL, ours / fr.bw);
+		fl_metric(c, "fio_read_p50io_GBps", "GB/s", FL_INFORMATIONAL, fio_io);
+		fl_metric(c, "dax_read_p50io_GBps", "GB/s", FL_INFORMATIONAL, ours_io);
+		fl_metric(c, "dax_vs_fio_read_p50io", "ratio", FL_INFORMATIONAL, ours_io / fio_io);
+		tput[nr] = ours / fr.bw;
+		perio[nr++] = ours_io / fio_io;
+	}
+	if (nr) {
+		ratio_str(tput, nr, buf, sizeof(buf));
+		fl_case_detail(c, "fio.ratio_read", buf);
+		ratio_str(perio, nr, buf, sizeof(buf));
+		fl_case_detail(c, "fio.ratio_read_p50io", buf);
+		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s, source at 2 MiB + %" PRIuPTR " pages",
+			 gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], place,
+			 ((uintptr_t)dc->addr & (SZ_2M - 1)) / SZ_4K);
+		fl_case_detail(c, "fio.ours", buf);
 	}
 out:
 	unmap_target(dc);
 	if (c->backing == FL_BACKING_FSDAX)
 		unlink(dc->path);
+out_free:
+	free(tput);
+	free(perio);
+	free(io_ns);
 }
 
 static void dp_teardown(struct fl_case *c)
@@ -1145,7 +1338,7 @@ static void dp_teardown(struct fl_case *c)
 	trace_close(dc);
 	if (dc->drv_open)
 		fl_driver_close(&dc->drv);
-	free(dc->bounce);
+	xbuf_put(&dc->bounce);
 	free(dc);
 	c->priv = NULL;
 }
