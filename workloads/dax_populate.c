@@ -917,47 +917,71 @@ static const char *check_offsets(struct fl_case *c, struct dp_case *dc, char *bu
 	return ret;
 }
 
+/* How a read measurement copies (bw_read). */
+struct read_pass {
+	size_t bs;
+	unsigned passes;
+	int buf;		/* enum read_buf */
+	bool rawio;		/* the buffer of a FIO_RAWIO engine (xbuf_get) */
+	bool remap;		/* map the file afresh each pass, unpopulated */
+	off_t file_off;		/* of the remapped file */
+	uint64_t fastest;	/* out: ns of the shortest bs copy */
+	char place[64];		/* out: where the buffer sat */
+};
+
 /*
  * Read passes the way fio's mmap engine reads (engines/mmap.c
  * fio_mmapio_queue: glibc memcpy of bs bytes from the mapping into the io
  * buffer, one io at a time): the same libc routine, the same buffer
  * placement (xbuf_get), first touch of the buffer inside the timed loop.
- * The mapping is ours and already populated; fio maps the file afresh
- * each loop and takes one pmd fault per 2 MiB io inside its timing
- * (pmd_fault latency of this case says how much that is).  @fastest,
- * when given, receives the shortest time of one copy, as fio's clat min.
- * Returns GB/s over the whole loop, or -1 without memory for the buffer.
+ * Without @remap the source is our populated mapping.  With it each pass
+ * maps the file afresh, as fio does per loop (it closes and reopens the
+ * file, and the engine maps the whole file, PROT_READ, MAP_SHARED,
+ * POSIX_MADV_SEQUENTIAL): each 2 MiB io then starts with a pmd fault, and
+ * under qemu TCG every page with an emulated-TLB miss, inside the timing.
+ * The mmap is timed too (fio's runtime has it), the munmap is not (fio
+ * leaves its mappings until exit).  Returns GB/s over the passes, -1 with
+ * errno when the buffer or a mapping failed.
  */
-static double bw_read(struct dp_case *dc, size_t bs, unsigned passes, int kind, bool rawio,
-		      uint64_t *fastest, char *place, size_t placelen)
+static double bw_read(struct dp_case *dc, struct read_pass *rp)
 {
+	size_t iosz = rp->bs < dc->len ? rp->bs : dc->len;
+	uint64_t t = 0, t0, ti;
 	struct xbuf b;
-	uint64_t t0, t, ti, best = UINT64_MAX;
+	char *src = dc->addr;
 
-	if (xbuf_get(&b, bs, kind, rawio, false))
+	rp->fastest = UINT64_MAX;
+	if (xbuf_get(&b, rp->bs, rp->buf, rp->rawio, false))
 		return -1;
-	if (place)
-		place_str(b.p, place, placelen);
-	t0 = fl_now_ns();
-	for (unsigned p = 0; p < passes; p++) {
-		for (size_t off = 0; off < dc->len; off += bs) {
-			size_t n = dc->len - off < bs ? dc->len - off : bs;
-
-			ti = fastest ? fl_now_ns() : 0;
-			memcpy(b.p, dc->addr + off, n);
-			/* A short tail copy is no io of the size compared. */
-			if (fastest && (n == bs || !off)) {
-				ti = fl_now_ns() - ti;
-				best = ti < best ? ti : best;
-			}
+	place_str(b.p, rp->place, sizeof(rp->place));
+	for (unsigned p = 0; p < rp->passes; p++) {
+		t0 = fl_now_ns();
+		if (rp->remap) {
+			src = mmap(NULL, dc->len, PROT_READ, MAP_SHARED, dc->fd, rp->file_off);
+			if (src == MAP_FAILED)
+				goto fail;
+			posix_madvise(src, dc->len, POSIX_MADV_SEQUENTIAL);
 		}
+		for (size_t off = 0; off < dc->len; off += rp->bs) {
+			size_t n = dc->len - off < rp->bs ? dc->len - off : rp->bs;
+
+			ti = fl_now_ns();
+			memcpy(b.p, src + off, n);
+			ti = fl_now_ns() - ti;
+			/* A short tail copy is no io of the size compared. */
+			if (n == iosz && ti < rp->fastest)
+				rp->fastest = ti;
+		}
+		__asm__ volatile("" ::: "memory");
+		t += fl_now_ns() - t0;
+		if (rp->remap)
+			munmap(src, dc->len);
 	}
-	__asm__ volatile("" ::: "memory");
-	t = fl_now_ns() - t0;
 	xbuf_put(&b);
-	if (fastest)
-		*fastest = best;
-	return t ? (double)dc->len * passes / (double)t : 0;
+	return t ? (double)dc->len * rp->passes / (double)t : 0;
+fail:
+	xbuf_put(&b);
+	return -1;
 }
 
 static double bw_write(struct dp_case *dc, size_t bs, unsigned passes, bool persist)
@@ -1090,13 +1114,14 @@ static int dp_check(struct fl_worker *w)
 	}
 
 	if (cf->bw_passes) {
-		double rd = bw_read(dc, cf->bs, (unsigned)cf->bw_passes, cf->read_buf, false, NULL, buf, sizeof(buf));
+		struct read_pass rp = { .bs = cf->bs, .passes = (unsigned)cf->bw_passes, .buf = cf->read_buf };
+		double rd = bw_read(dc, &rp);
 
 		if (rd < 0) {
 			ret = fl_case_error(c, "no memory for a %" PRIu64 "-byte read buffer", cf->bs);
 			goto out;
 		}
-		fl_case_detail(c, "read_buf", buf);
+		fl_case_detail(c, "read_buf", rp.place);
 		fl_metric(c, "read_GBps", "GB/s", FL_HIGHER_IS_BETTER, rd);
 		/* A private mapping's writes are COW to anon memory: not DAX bandwidth. */
 		if (cf->bw_write != W_NONE && cf->mode != M_PRIVATE_POPULATE)
@@ -1218,38 +1243,32 @@ static void ratio_str(const double *r, size_t n, char *out, size_t len)
 /*
  * fio beside us on one file, rounds of (our read passes, one fio run with
  * --loops) in turn, the order swapped every round so that a drift in host
- * load favours neither.  Each round is one sample of two comparisons:
- *  - throughput: bytes over wall time of the whole run (fio: bw_bytes),
- *    dax_vs_fio_read;
+ * load favours neither.  Our passes read the way fio's mmap engine does
+ * (bw_read with remap: same memcpy, buffer placement, fresh mapping per
+ * loop), so the ratio compares like with like; read_GBps of the case is
+ * the populated mapping's.  Each round is one sample of two ratios:
+ *  - throughput: bytes over the wall time of the passes (fio: bw_bytes),
+ *    dax_vs_fio_read; fio.ratio_read has the median and spread;
  *  - fastest io: bs over the shortest time of one bs copy (fio: clat
  *    min), dax_vs_fio_read_minio.  Host noise (other VMs, a qemu TCG vCPU
- *    descheduled) stretches ios and whole runs alike: under TCG on a busy
- *    host the throughput ratio of one round ranged 0.5-2.9 where the
- *    fastest-io ratio stayed within 0.96-1.14.  The fastest io of each
- *    side is the one the host disturbed least; the median io was no
- *    steadier than the throughput.
- * Both sides copy with the same glibc memcpy into a buffer placed alike
- * (xbuf_get); fio's time also has one pmd fault per 2 MiB io of a fresh
- * mapping each loop, ours reads the populated mapping.
+ *    descheduled) stretches ios and whole runs alike; the fastest io of
+ *    each side is the one it disturbed least, so this ratio stays steady
+ *    where the throughput ratio of single rounds swings by 2x or more.
  */
 static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 {
 	const struct dp_conf *cf = c->config;
-	char size[32], off[32], bs[32], loops[32], fname[600], engine[40], why[256], buf[700], place[64];
-	/*
-	 * --invalidate=0: nothing to drop from a page cache on DAX.  Each loop
-	 * fio closes the file and the engine maps it again (fresh faults).
-	 */
+	char size[32], off[32], bs[32], loops[32], fname[600], engine[40], why[256], buf[700];
+	/* --invalidate=0: nothing to drop from a page cache on DAX. */
 	const char *argv[] = { "fio", "--name=faultline-peer", "--output-format=json", "--rw=read",
 			       "--invalidate=0", engine, fname, size, off, bs, loops, "--thread", NULL };
-	const bool rawio = cf->fio == F_LIBPMEM;
+	struct read_pass rp = { .bs = cf->bs, .passes = (unsigned)cf->fio_loops, .buf = cf->read_buf,
+				.rawio = cf->fio == F_LIBPMEM, .remap = true, .file_off = (off_t)cf->file_off };
 	double *tput = calloc((size_t)cf->fio_rounds, sizeof(double));
 	double *minio = calloc((size_t)cf->fio_rounds, sizeof(double));
-	uint64_t fastest = 0;
-	size_t nr = 0;
-	struct fio_read fr;
 	double ours = 0, io_bytes, ours_min, fio_min;
-	void *p;
+	struct fio_read fr = { 0 };
+	size_t nr = 0;
 
 	dc->len = (cf->size + SZ_4K - 1) & ~(SZ_4K - 1);
 	dc->resv = NULL;
@@ -1275,27 +1294,22 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 	snprintf(buf, sizeof(buf), "%s %s %s %s %s %s %s %s %s %s %s %s", argv[0], argv[1], argv[2], argv[3],
 		 argv[4], argv[5], argv[6], argv[7], argv[8], argv[9], argv[10], argv[11]);
 	fl_case_detail(c, "fio.command", buf);
-	p = mmap(NULL, dc->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, dc->fd, (off_t)cf->file_off);
-	if (p == MAP_FAILED) {
-		snprintf(why, sizeof(why), "our mmap of the fio file: %s", strerror(errno));
-		fl_case_detail(c, "fio.error", why);
-		goto out;
-	}
-	dc->addr = p;
-	dc->mapped = true;
 	for (int64_t r = 0; r < cf->fio_rounds; r++) {
 		bool ok;
 
 		if (r % 2 == 0)
-			ours = bw_read(dc, cf->bs, (unsigned)cf->fio_loops, cf->read_buf, rawio, &fastest, place,
-				       sizeof(place));
+			ours = bw_read(dc, &rp);
 		ok = fio_once(c, argv, !r, &fr);
 		if (r % 2 == 1)
-			ours = bw_read(dc, cf->bs, (unsigned)cf->fio_loops, cf->read_buf, rawio, &fastest, place,
-				       sizeof(place));
-		if (!ok || ours <= 0)
+			ours = bw_read(dc, &rp);
+		if (ours < 0) {
+			snprintf(why, sizeof(why), "our read of the fio file: %s", strerror(errno));
+			fl_case_detail(c, "fio.error", why);
 			break;
-		ours_min = io_bytes / (double)fastest;
+		}
+		if (!ok || !ours)
+			break;
+		ours_min = io_bytes / (double)rp.fastest;
 		fio_min = io_bytes / fr.clat_min;
 		fl_metric(c, "fio_read_GBps", "GB/s", FL_INFORMATIONAL, fr.bw);
 		fl_metric(c, "dax_read_same_file_GBps", "GB/s", FL_INFORMATIONAL, ours);
@@ -1311,9 +1325,8 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 		fl_case_detail(c, "fio.ratio_read", buf);
 		ratio_str(minio, nr, buf, sizeof(buf));
 		fl_case_detail(c, "fio.ratio_read_minio", buf);
-		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s, source at 2 MiB + %" PRIuPTR " pages",
-			 gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], place,
-			 ((uintptr_t)dc->addr & (SZ_2M - 1)) / SZ_4K);
+		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s, a fresh mapping per pass",
+			 gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], rp.place);
 		fl_case_detail(c, "fio.ours", buf);
 	}
 out:
