@@ -140,8 +140,8 @@ def compare_metric(name, unit, direction, base, new, st, seed_keys, factor=1.0):
     # sides), raised further when the same machine measurably moved between
     # the runs (calibration).  Repetitions inside one run do not see what
     # changes between runs (other load, frequency, page allocator state): on
-    # a shared 2-core host two runs a minute apart differed by 10-40% with
-    # within-run cvs of 2-10%.  A shift must therefore clear a few standard
+    # a shared 2-core host two runs seconds apart differed by 10% to 4x with
+    # within-run cvs of 2-20%.  A shift must therefore clear a few standard
     # deviations of the noisier run, not only be significant; pooled runs
     # (A1+A2) fold the run-to-run spread into the cv.
     cv_max = max(cvs) if cvs else 0.0
@@ -649,7 +649,6 @@ def build(runs, baseline, st, fail_on=None):
              "machine_moved": moved[r.label], "machine_factor": factor[r.label]}
         for v in VERDICT_ORDER:
             s[v] = len([c for c in cs if c["verdict"] == v])
-        i = cols.index(r)
         s["lost"] = len([c for c in cs if c["kind"] == "status" and c["verdict"] == "regressed"])
         s["gained"] = len([c for c in cs if c["kind"] == "status" and c["verdict"] == "improved"])
         ms = [c for c in cs if c["kind"] != "status" and c["verdict"] != "info"]
