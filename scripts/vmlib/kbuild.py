@@ -84,6 +84,7 @@ def build(k, kd, suite, srcver, frags, base):
     if (kd / "src" / ".config").exists() and (kd / "configured").exists():
         # an interrupted build of the same key: make picks up where it was
         log(f"kernel {k.spec}: resuming the build in {kd}")
+        (kd / "resumed").write_text("")
         compile_and_finish(k, kd, suite, srcver, frags, base, logf, t0)
         return
     if kd.exists():
@@ -177,7 +178,10 @@ def compile_and_finish(k, kd, suite, srcver, frags, base, logf, t0):
         notes["selftests"] = ("not built: " + ", ".join(
             sorted(set(SELFTESTS) - set(built))) + f" (log {logf})")
     info = {"spec": k.spec, "release": release, "suite": suite,
-            "source": f"linux-source-{ver} {srcver}", "config_base": base,
+            "source": f"linux-source-{k.version} {srcver}",
+            "config_base": base,
+            # seconds of this (possibly resumed) build process only
+            "resumed": (kd / "resumed").exists(),
             "fragments": [f.name for f in frags], "selftests": built,
             "notes": notes, "seconds": round(time.monotonic() - t0)}
     (kd / ".complete").write_text(json.dumps(info, indent=1) + "\n")
