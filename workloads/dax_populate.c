@@ -65,7 +65,6 @@
 #include <tracefs.h>
 
 #include "driver.h"
-#include "stats.h"
 #include "sysfs.h"
 #include "workload.h"
 #include "mmflags.h"
@@ -1296,14 +1295,28 @@ static bool fio_once(struct fl_case *c, const char *const *argv, bool first, str
 	return true;
 }
 
-/* "median 0.97 (min 0.91, max 1.05, cv 0.04) over 7 rounds" */
-static void ratio_str(const double *r, size_t n, char *out, size_t len)
+static int cmp_double(const void *a, const void *b)
 {
-	struct fl_summary s;
+	double x = *(const double *)a, y = *(const double *)b;
 
-	fl_summarize(r, n, &s);
-	snprintf(out, len, "median %.3f (min %.3f, max %.3f, cv %.3f) over %zu rounds", s.median, s.min, s.max,
-		 s.cv, n);
+	return x < y ? -1 : x > y;
+}
+
+/* Quantile @q of sorted @v (linear between the two nearest ranks). */
+static double quantile(const double *v, size_t n, double q)
+{
+	double pos = q * (double)(n - 1);
+	size_t i = (size_t)pos;
+
+	return i + 1 < n ? v[i] + (pos - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+/* "median 0.97 (IQR 0.93-1.02, min 0.61, max 1.40) over 21 rounds"; sorts @r. */
+static void ratio_str(double *r, size_t n, char *out, size_t len)
+{
+	qsort(r, n, sizeof(*r), cmp_double);
+	snprintf(out, len, "median %.3f (IQR %.3f-%.3f, min %.3f, max %.3f) over %zu rounds",
+		 quantile(r, n, 0.5), quantile(r, n, 0.25), quantile(r, n, 0.75), r[0], r[n - 1], n);
 }
 
 /*
