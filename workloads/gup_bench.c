@@ -43,6 +43,7 @@ struct gup_conf {
 	int64_t pages_per_call;
 	bool write;
 	bool longterm;
+	int64_t lat_sample;
 };
 
 static const struct fl_option gup_options[] = {
@@ -55,6 +56,8 @@ static const struct fl_option gup_options[] = {
 	FL_OPT_BOOL_(struct gup_conf, write, "write", "yes", "FOLL_WRITE"),
 	FL_OPT_BOOL_(struct gup_conf, longterm, "longterm", "no",
 		     "FOLL_LONGTERM (pin ops only; migrates movable pages first)"),
+	FL_OPT_INT_(struct gup_conf, lat_sample, "lat_sample", 0, 1 << 20, "0",
+		    "time 1 call in N into the call histogram (0 = auto: one per 64 pages); the ns/page total is one timed loop either way"),
 	FL_OPT_END
 };
 
@@ -81,8 +84,20 @@ static const char *gup_supported(struct fl_case *c)
 	return fl_driver_supported(FL_FEAT_GUP_BENCH);
 }
 
+/* Calls timed into the histogram: lat_sample, or about one per 64 pages. */
+static int64_t lat_every(const struct gup_conf *cf)
+{
+	if (cf->lat_sample)
+		return cf->lat_sample;
+	return cf->pages_per_call >= 64 ? 1 : 64 / cf->pages_per_call;
+}
+
 static int gup_setup(struct fl_case *c)
 {
+	char every[24];
+
+	snprintf(every, sizeof(every), "%lld", (long long)lat_every(c->config));
+	fl_case_detail(c, "lat_sample_every", every);
 	c->priv = calloc(c->nr_workers, sizeof(struct gup_worker));
 	return c->priv ? 0 : -ENOMEM;
 }
@@ -122,6 +137,7 @@ static int gup_run(struct fl_worker *w, struct fl_work *done)
 		.op = cf->op,
 		.flags = (cf->write ? FL_GUP_WRITE : 0) | (cf->longterm ? FL_GUP_LONGTERM : 0),
 		.pages_per_call = cf->pages_per_call,
+		.sample_every = (uint32_t)lat_every(cf),
 	};
 	uint64_t pages = gw->m.len / 4096;
 	int ret;
@@ -185,7 +201,7 @@ const struct workload wl_gup_bench = {
 	.mode = FL_MODE_BATCH,
 	.op_unit = "page",
 	.report_bytes = true,
-	.lat = { { "call", "one get/pin call of pages_per_call pages, timed in the kernel (ktime)" } },
+	.lat = { { "call", "one get/pin call of pages_per_call pages, timed in the kernel (ktime); 1 call in lat_sample (details.lat_sample_every)" } },
 	.options = gup_options,
 	.config_size = sizeof(struct gup_conf),
 	.footprint = gup_footprint,

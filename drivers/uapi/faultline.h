@@ -246,9 +246,9 @@ struct fl_gup_bench {
 	__u32 op;		/* (in) enum fl_gup_op */
 	__u32 flags;		/* (in) FL_GUP_* */
 	__u32 pages_per_call;	/* (in) 1..FL_GUP_MAX_PER_CALL */
-	__u32 reserved;		/* (in) 0 */
-	struct fl_uhist per_call;	/* (in/out) duration of each get/pin call */
-	__u64 get_ns;		/* (out) total time in get/pin calls */
+	__u32 sample_every;	/* (in) time 1 call in N into per_call; 0 = every call */
+	struct fl_uhist per_call;	/* (in/out) duration of the sampled get/pin calls */
+	__u64 get_ns;		/* (out) the whole get/pin loop, one ktime pair (as gup_test) */
 	__u64 put_ns;		/* (out) total time releasing every page */
 	__u64 nr_pages;		/* (out) pages got/pinned */
 	__u64 calls;		/* (out) get/pin calls made */

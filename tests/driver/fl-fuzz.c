@@ -277,9 +277,9 @@ static void boundary(void)
 	g.pages_per_call = FL_GUP_MAX_PER_CALL + 1;
 	ok(xioctl(fd, FL_IOC_GUP_BENCH, &g) == -EINVAL, "gup pages_per_call > max is EINVAL");
 	g.pages_per_call = 16;
-	g.reserved = 1;
-	ok(xioctl(fd, FL_IOC_GUP_BENCH, &g) == -EINVAL, "gup reserved != 0 is EINVAL");
-	g.reserved = 0;
+	g.flags = 1u << 31;
+	ok(xioctl(fd, FL_IOC_GUP_BENCH, &g) == -EINVAL, "gup unknown flag is EINVAL");
+	g.flags = 0;
 	g.op = FL_GUP_COUNT;
 	ok(xioctl(fd, FL_IOC_GUP_BENCH, &g) == -EINVAL, "gup bad op is EINVAL");
 	g.op = FL_GUP_PIN_FAST;
