@@ -313,7 +313,8 @@ def _build_in(k, repo, files, key, work, notes, logf):
                                f"KDIR={k.kdir} failed (log {logf})")
         else:
             ko = kos[0]
-            # fl-smoke and fl-fuzz, static: scripts/vm copies them into the share.
+            # fl-smoke, fl-fuzz and fl-unload, static: scripts/vm copies
+            # them into the share.
             r = in_root("make", "-C", "/mnt/tests/driver", "STATIC=1")
             if r.returncode:
                 notes["driver_tests"] = ("driver tests not built: make -C tests/driver "

@@ -591,7 +591,7 @@ def run_kernel(k, a, job, out):
         if ko:
             shutil.copy2(ko, vmd / "faultline.ko")
             env["FL_DRIVER"] = "faultline.ko"
-        for t in ("fl-smoke", "fl-fuzz"):
+        for t in ("fl-smoke", "fl-fuzz", "fl-unload"):
             built = k.build_dir / "src" / "tests" / "driver" / t
             if ko and built.exists():
                 shutil.copy2(built, vmd / t)
