@@ -366,7 +366,7 @@ static bool one_iteration(int it, int nw, const char *ko, uint64_t *rs)
 	pid_t pid[MAXW] = { 0 };
 	struct racer r = { 0 };
 	pthread_t rt;
-	int holders = 0, e, killed = 0, closed = 0, st;
+	int holders = 0, e, e_open, killed = 0, closed = 0, st;
 	bool good = true, refused_open, refused_holder = true;
 	long acq, rel, acc0;
 	double t0;
@@ -394,11 +394,12 @@ static bool one_iteration(int it, int nw, const char *ko, uint64_t *rs)
 	/* Let the device thread and the storms run a little. */
 	usleep(100000 + rnd(rs) % 300000);
 	acc0 = sh->accesses;
-	e = unload();
-	refused_open = e == EAGAIN || e == EBUSY;
+	/* The kernel refuses a module in use with EWOULDBLOCK (EAGAIN). */
+	e_open = unload();
+	refused_open = e_open == EAGAIN || e_open == EBUSY;
 	if (!refused_open) {
 		snprintf(msg, sizeof(msg), "delete_module with %d files open: %s", nw,
-			 e ? strerror(e) : "succeeded");
+			 e_open ? strerror(e_open) : "succeeded");
 		good = false;
 	}
 
@@ -466,7 +467,7 @@ static bool one_iteration(int it, int nw, const char *ko, uint64_t *rs)
 	ok(good, "iteration %d: %d workers (%d killed, %d closed mid-ioctl), %d holders, %ld device "
 	   "accesses; rmmod refused while open (%s)%s, %ld refusals during teardown, unloaded, "
 	   "pins %ld/%ld, reloaded%s%s", it, nw, killed, closed, holders, acc0,
-	   refused_open ? strerror(e) : "NOT refused",
+	   !refused_open ? "NOT refused" : e_open == EAGAIN ? "EAGAIN" : "EBUSY",
 	   holders ? (refused_holder ? " and while held by forked holders" : " but NOT with holders") : "",
 	   r.refused, acq, rel, msg[0] ? ": " : "", msg);
 	return good;
