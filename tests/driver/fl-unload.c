@@ -9,8 +9,12 @@
  *     hmm_range_fault), and keep the device thread busy: one thread fills
  *     and verifies the pinned buffer, one fills the mirror and checks it for
  *     stale entries, one runs MADV_DONTNEED/mprotect storms on the mirrored
- *     range.  Some workers fork a "holder" that inherits the file and keeps
- *     accessing the same handles from another mm.
+ *     range.  With device-private memory (FL_FEAT_DEVICE_PRIVATE, e.g. a
+ *     build: kernel) one more thread migrates a buffer to the device and
+ *     reads it back through migrate_to_ram faults, checking the data.  Some
+ *     workers fork a "holder" that inherits the file and keeps accessing
+ *     the same handles from another mm (and checks its fork-time copy of
+ *     the device buffer).
  *  2. delete_module() must be refused while the files are open.
  *  3. Teardown, with a thread calling delete_module() in a loop all along:
  *     workers are SIGKILLed mid-ioctl, or close the file from one thread
@@ -24,7 +28,9 @@
  * Kernel paths: fput -> fl_release -> unpin_user_pages / mmu_interval_
  * notifier_remove (also after exit_mmap of the mirrored mm), do_exit with
  * the device thread mid-request, delete_module vs module refcount
- * (fops.owner), kthread_stop of the device thread, misc_deregister.
+ * (fops.owner), kthread_stop of the device thread, misc_deregister; with
+ * device-private memory: eviction at close (migrate_device_range) racing
+ * migrate_vma and migrate_to_ram, memunmap_pages at unload.
  *
  * Needs root, the module file, and no other user of /dev/faultline or of
  * FOLL_PIN while it runs (the balance check is system-wide).  The module
@@ -59,6 +65,7 @@
 #define MAXW		16
 #define PIN_LEN		(1ul << 20)
 #define MIR_LEN		(1ul << 20)
+#define DEV_LEN		(256ul << 10)
 #define PAGE		4096ul
 #define READY_S		60
 #define UNLOAD_S	120
@@ -70,11 +77,13 @@ struct shared {
 	volatile int holder_stop;		/* holders: exit */
 	volatile pid_t holder[MAXW];
 	volatile long accesses;			/* FL_IOC_ACCESS that succeeded */
+	volatile long migrated;			/* pages moved to the device */
 	volatile long bad;			/* wrong data, stale entries, odd errors */
 	char why[256];				/* the first of those */
 };
 
 static struct shared *sh;
+static bool devpriv;			/* FL_FEAT_DEVICE_PRIVATE */
 static int ntest, nfail;
 
 static void ok(int cond, const char *fmt, ...)
@@ -140,7 +149,7 @@ static int load(const char *ko)
 struct wctx {
 	int fd;
 	uint32_t pin, pin_slow, mir;
-	char *pinbuf, *mirbuf;
+	char *pinbuf, *mirbuf, *devbuf;
 	volatile int stop;
 	uint64_t seed;
 };
@@ -226,6 +235,53 @@ static void *storm_thread(void *arg)
 	return NULL;
 }
 
+static void pattern(char *buf, size_t len, uint64_t seed)
+{
+	for (size_t o = 0; o < len; o += 8)
+		*(uint64_t *)(buf + o) = fl_pattern(seed, o);
+}
+
+static size_t pattern_bad(const char *buf, size_t len, uint64_t seed)
+{
+	size_t n = 0;
+
+	for (size_t o = 0; o < len; o += 8)
+		n += *(const uint64_t *)(buf + o) != fl_pattern(seed, o);
+	return n;
+}
+
+/*
+ * Device-private round trips: write, migrate to the device, read back by
+ * CPU faults (migrate_to_ram) or FL_MIGRATE_TO_SYSTEM, check.  Another
+ * file's release evicts every device page meanwhile; the data must hold.
+ */
+static void *devmem_thread(void *arg)
+{
+	struct wctx *w = arg;
+	size_t nbad;
+
+	for (uint64_t s = w->seed + 1; !w->stop; s++) {
+		struct fl_migrate m = { .addr = (uintptr_t)w->devbuf, .len = DEV_LEN,
+					.direction = FL_MIGRATE_TO_DEVICE };
+
+		pattern(w->devbuf, DEV_LEN, s);
+		if (ioctl(w->fd, FL_IOC_MIGRATE, &m)) {
+			if (done_or_bad(w, errno, "FL_IOC_MIGRATE to device"))
+				break;
+		}
+		__sync_fetch_and_add(&sh->migrated, (long)m.migrated);
+		if (s & 1) {
+			m.direction = FL_MIGRATE_TO_SYSTEM;
+			if (ioctl(w->fd, FL_IOC_MIGRATE, &m) && done_or_bad(w, errno, "FL_IOC_MIGRATE to system"))
+				break;
+		}
+		nbad = pattern_bad(w->devbuf, DEV_LEN, s);
+		if (nbad)
+			bad("device-private round trip: %zu words differ", nbad);
+	}
+	return NULL;
+}
+
 /* A forked holder: same file, other mm; reads until told to stop or killed. */
 static void holder_main(struct wctx *w)
 {
@@ -243,6 +299,9 @@ static void holder_main(struct wctx *w)
 		err = acc(w->fd, w->mir, FL_ACCESS_READ, 0, MIR_LEN, n, NULL);
 		if (err && err != ESRCH && err != EFAULT)
 			bad("holder: read of the mirror: %s", strerror(err));
+		/* Its copy of the device buffer is what the worker wrote before fork. */
+		if (w->devbuf && pattern_bad(w->devbuf, DEV_LEN, w->seed))
+			bad("holder: the fork-time copy of the device buffer changed");
 		n++;
 		usleep(1000);
 	}
@@ -264,7 +323,8 @@ static void worker_main(int i, bool fork_holder, uint64_t seed)
 	struct wctx w = { .seed = seed };
 	struct fl_pin_create pc = { 0 };
 	struct fl_mirror_create mc = { 0 };
-	pthread_t t[3];
+	pthread_t t[4];
+	int nt = 3;
 
 	w.fd = open(FL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	w.pinbuf = map(PIN_LEN);
@@ -296,6 +356,14 @@ static void worker_main(int i, bool fork_holder, uint64_t seed)
 		_exit(1);
 	}
 	w.mir = mc.handle;
+	if (devpriv) {
+		w.devbuf = map(DEV_LEN);
+		if (!w.devbuf) {
+			bad("worker %d: mmap: %s", i, strerror(errno));
+			_exit(1);
+		}
+		pattern(w.devbuf, DEV_LEN, w.seed);
+	}
 	if (fork_holder) {
 		pid_t h = fork();
 
@@ -307,6 +375,8 @@ static void worker_main(int i, bool fork_holder, uint64_t seed)
 	pthread_create(&t[0], NULL, pin_thread, &w);
 	pthread_create(&t[1], NULL, mirror_thread, &w);
 	pthread_create(&t[2], NULL, storm_thread, &w);
+	if (devpriv)
+		pthread_create(&t[nt++], NULL, devmem_thread, &w);
 	__sync_fetch_and_add(&sh->ready, 1);
 	while (!sh->close_now[i])
 		usleep(1000);
@@ -314,7 +384,7 @@ static void worker_main(int i, bool fork_holder, uint64_t seed)
 	close(w.fd);
 	usleep(20000);
 	w.stop = 1;
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < nt; k++)
 		pthread_join(t[k], NULL);
 	_exit(0);
 }
@@ -416,8 +486,13 @@ static bool one_iteration(int it, int nw, const char *ko, uint64_t *rs)
 		}
 		usleep(rnd(rs) % 20000);
 	}
-	for (int i = 0; i < nw; i++)
+	for (int i = 0; i < nw; i++) {
 		waitpid(pid[i], &st, 0);
+		/* Killed ones die of SIGKILL, the others exit 0: nothing else. */
+		if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) && !(WIFEXITED(st) && !WEXITSTATUS(st)))
+			bad("worker %d ended with %s %d", i, WIFSIGNALED(st) ? "signal" : "status",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	}
 	if (holders) {
 		/* Every creator is gone; the holders still have the file. */
 		usleep(200000);
@@ -429,8 +504,11 @@ static bool one_iteration(int it, int nw, const char *ko, uint64_t *rs)
 		}
 		sh->holder_stop = 1;
 		for (int i = 0; i < nw; i++)
-			if (sh->holder[i])
-				waitpid(sh->holder[i], &st, 0);
+			if (sh->holder[i] && waitpid(sh->holder[i], &st, 0) > 0 &&
+			    !(WIFEXITED(st) && !WEXITSTATUS(st)))
+				bad("holder of worker %d ended with %s %d", i,
+				    WIFSIGNALED(st) ? "signal" : "status",
+				    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 	}
 	t0 = now_s();
 	while (!r.unloaded && now_s() - t0 < UNLOAD_S)
@@ -465,8 +543,9 @@ static bool one_iteration(int it, int nw, const char *ko, uint64_t *rs)
 		}
 	}
 	ok(good, "iteration %d: %d workers (%d killed, %d closed mid-ioctl), %d holders, %ld device "
-	   "accesses; rmmod refused while open (%s)%s, %ld refusals during teardown, unloaded, "
-	   "pins %ld/%ld, reloaded%s%s", it, nw, killed, closed, holders, acc0,
+	   "accesses, %ld pages to device-private; rmmod refused while open (%s)%s, %ld refusals "
+	   "during teardown, unloaded, pins %ld/%ld, reloaded%s%s", it, nw, killed, closed, holders,
+	   acc0, sh->migrated,
 	   !refused_open ? "NOT refused" : e_open == EAGAIN ? "EAGAIN" : "EBUSY",
 	   holders ? (refused_holder ? " and while held by forked holders" : " but NOT with holders") : "",
 	   r.refused, acq, rel, msg[0] ? ": " : "", msg);
@@ -511,6 +590,17 @@ int main(int argc, char **argv)
 	}
 	if (nfail)
 		return 1;
+	{
+		struct fl_caps c = { 0 };
+		int fd = open(FL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+		devpriv = fd >= 0 && !ioctl(fd, FL_IOC_CAPS, &c) &&
+			  (c.features & (1ull << FL_FEAT_DEVICE_PRIVATE));
+		if (fd >= 0)
+			close(fd);
+		printf("# device-private memory: %s\n", devpriv ? "yes, migrated in every worker" :
+		       "not in this module/kernel (FL_FEAT_DEVICE_PRIVATE): not exercised");
+	}
 	for (int it = 1; it <= iters; it++)
 		one_iteration(it, nw, ko, &rs);
 	acq = vmstat("nr_foll_pin_acquired");
