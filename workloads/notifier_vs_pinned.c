@@ -59,6 +59,17 @@ static const char *const storms[] = { "none", "munmap", "mprotect", "dontneed", 
 
 enum { LAT_ACCESS, LAT_STORM, LAT_CALLBACK, LAT_REMIRROR };
 
+/*
+ * hmm_range_fault() gives up with -EBUSY after HMM_RANGE_DEFAULT_TIMEOUT
+ * (1 s) of invalidations racing its walk, and the driver passes that on.
+ * A GPU driver retries the fault; so does this workload, counting the
+ * tries (metric ebusy_retries).  In faultline stress on a TCG guest (six
+ * cases on 2 vCPUs, fork storms, compaction, migrate_pages(2) of the case
+ * process) a 2M mirror create got -EBUSY within a minute.  EBUSY_TRIES in
+ * a row is a liveness problem, reported as an error, not as wrong data.
+ */
+#define EBUSY_TRIES	30
+
 struct nvp_conf {
 	uint64_t size;
 	int buffer;
@@ -89,7 +100,7 @@ struct nvp_worker {
 	uint32_t handle;
 	bool have_handle;
 	uint64_t seed;
-	uint64_t dev_ns, dev_bytes, refaults;
+	uint64_t dev_ns, dev_bytes, refaults, ebusy_retries;
 	unsigned chunk;
 	int node;		/* storm=numa: where the next move goes */
 };
@@ -173,7 +184,7 @@ static int nvp_prepare(struct fl_worker *w)
 	memset(nw->m.addr, 0x5a, nw->m.len);
 	if (fl_verify(&nw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "%s", why);
-	nw->dev_ns = nw->dev_bytes = nw->refaults = 0;
+	nw->dev_ns = nw->dev_bytes = nw->refaults = nw->ebusy_retries = 0;
 
 	switch (cf->buffer) {
 	case BUF_PINNED:
@@ -186,8 +197,10 @@ static int nvp_prepare(struct fl_worker *w)
 		nw->have_handle = true;
 		break;
 	case BUF_MIRRORED:
-		ret = fl_drv_mirror_create(&nw->drv, nw->m.addr, nw->m.len,
-					   FL_MIRROR_WRITE | FL_MIRROR_PREFAULT, &nw->handle);
+		for (int t = 0; (ret = fl_drv_mirror_create(&nw->drv, nw->m.addr, nw->m.len,
+							     FL_MIRROR_WRITE | FL_MIRROR_PREFAULT,
+							     &nw->handle)) == -EBUSY && t < EBUSY_TRIES; t++)
+			nw->ebusy_retries++;
 		if (ret)
 			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s", strerror(-ret));
 		nw->have_handle = true;
@@ -301,8 +314,12 @@ static int nvp_run(struct fl_worker *w, struct fl_work *done)
 			fl_lat_end(w, LAT_ACCESS);
 			continue;
 		}
-		ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_FILL, 0, nw->m.len,
-				    nw->seed, &a);
+		for (int t = 0; (ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_FILL, 0, nw->m.len,
+						     nw->seed, &a)) == -EBUSY && t < EBUSY_TRIES; t++)
+			nw->ebusy_retries++;
+		if (ret == -EBUSY)
+			return fl_case_error(w->c, "device write pass %lld after storm=%s: hmm_range_fault busy %d times in a row",
+					     (long long)r, storms[cf->storm], EBUSY_TRIES + 1);
 		if (ret)
 			return fl_case_fail(w->c, "device write pass %lld after storm=%s: %s",
 					    (long long)r, storms[cf->storm], strerror(-ret));
@@ -325,7 +342,9 @@ static int nvp_check_mirror(struct fl_worker *w, struct nvp_worker *nw)
 	size_t o = 0;
 	int ret;
 
-	ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->m.len, 0, &a);
+	for (int t = 0; (ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->m.len,
+					     0, &a)) == -EBUSY && t < EBUSY_TRIES; t++)
+		nw->ebusy_retries++;
 	if (ret)
 		return fl_case_error(w->c, "stale check: %s", strerror(-ret));
 	ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET, &st,
@@ -344,6 +363,7 @@ static int nvp_check_mirror(struct fl_worker *w, struct nvp_worker *nw)
 	fl_metric(w->c, "invalidated_pages", "pages", FL_INFORMATIONAL, (double)st.invalidated_pages);
 	fl_metric(w->c, "retries", "retries", FL_LOWER_IS_BETTER, (double)st.retries + (double)st.ebusy);
 	fl_metric(w->c, "refault_rounds", "faults", FL_INFORMATIONAL, (double)nw->refaults);
+	fl_metric(w->c, "ebusy_retries", "tries", FL_INFORMATIONAL, (double)nw->ebusy_retries);
 	fl_metric(w->c, "stale", "entries", FL_LOWER_IS_BETTER, (double)st.stale);
 	if (st.stale)
 		return fl_case_fail(w->c, "%llu stale device entries of %llu checked (first at byte %llu): the mirror kept pages the CPU no longer maps",
