@@ -440,7 +440,7 @@ static bool one_iteration(int it, int nw, const char *ko, uint64_t *rs)
 	bool good = true, refused_open, refused_holder = true;
 	long acq, rel, acc0;
 	double t0;
-	char msg[512] = "";
+	char msg[512] = "", dp[64] = "";
 
 	memset(sh, 0, sizeof(*sh));
 	for (int i = 0; i < nw; i++) {
@@ -542,10 +542,11 @@ static bool one_iteration(int it, int nw, const char *ko, uint64_t *rs)
 			good = false;
 		}
 	}
+	if (devpriv)
+		snprintf(dp, sizeof(dp), ", %ld pages to device-private", sh->migrated);
 	ok(good, "iteration %d: %d workers (%d killed, %d closed mid-ioctl), %d holders, %ld device "
-	   "accesses, %ld pages to device-private; rmmod refused while open (%s)%s, %ld refusals "
-	   "during teardown, unloaded, pins %ld/%ld, reloaded%s%s", it, nw, killed, closed, holders,
-	   acc0, sh->migrated,
+	   "accesses%s; rmmod refused while open (%s)%s, %ld refusals during teardown, unloaded, "
+	   "pins %ld/%ld, reloaded%s%s", it, nw, killed, closed, holders, acc0, dp,
 	   !refused_open ? "NOT refused" : e_open == EAGAIN ? "EAGAIN" : "EBUSY",
 	   holders ? (refused_holder ? " and while held by forked holders" : " but NOT with holders") : "",
 	   r.refused, acq, rel, msg[0] ? ": " : "", msg);
