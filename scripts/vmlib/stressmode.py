@@ -99,14 +99,28 @@ class Watch:
 
 
 def reproducer(k, a, out, job):
-    """The commands that run the same schedule again."""
+    """The commands that run the same schedule again (on a guest set up the
+    same way: the options that differ from their defaults come along)."""
+    same = []
+    for opt, val, default in (("--mem", a.mem, "8G"), ("--cpus", a.cpus, 2),
+                              ("--pmem", a.pmem, "2G!4G"),
+                              ("--fs", a.fs, "ext4")):
+        if val != default:
+            same += [opt, str(val)]
+    for opt, on in (("--kasan", a.kasan and "+kasan" not in k.spec),
+                    ("--devdax", a.devdax),
+                    ("--numa-balancing", a.numa_balancing),
+                    ("--test-hooks", a.test_hooks)):
+        if on:
+            same.append(opt)
+    for kv in a.set:
+        same += ["--set", kv]
     return {
         "seed": a.seed, "duration_s": a.stress_s,
         "scripts_vm": shlex.join(
             ["scripts/vm", "stress", "--kernel", k.spec, "--suite",
              str(out / "vm" / job.name), "--seed", str(a.seed),
-             "--duration", f"{a.stress_s:g}"] +
-            (["--kasan"] if a.kasan and "+kasan" not in k.spec else [])),
+             "--duration", f"{a.stress_s:g}"] + same),
         "guest": shlex.join(
             ["faultline", "stress", "--suite", job.name, "--seed",
              str(a.seed), "--duration", f"{a.stress_s:g}", "--set",
@@ -211,7 +225,7 @@ def print_summary(st):
               f"perturbations, {lp['checks_ok']} checks ok")
     if st.get("failure"):
         f = st["failure"]
-        print(f"  failure: {f['kind']} in {f.get('workload')} at "
+        print(f"  failure: {f['kind']} in {f.get('workload') or 'the kernel'} at "
               f"{f.get('t_s')} s: {(f.get('where') or '')[:160]}")
     if st.get("splat"):
         print(f"  kernel splat at {st['splat']['at_s']} s into the boot: "
