@@ -138,7 +138,6 @@ def run_steps(k, kd, steps, logf):
 
 
 def compile_and_finish(k, kd, suite, srcver, frags, base, logf, t0):
-    ver = k.version
     jobs = os.environ.get("FAULTLINE_KBUILD_JOBS", "2")
     run_steps(k, kd, [
         ("compile", f"cd /srv/src && make -j{jobs} bzImage modules"),
