@@ -25,6 +25,7 @@
 #include <linux/slab.h>
 #include <linux/sched/mm.h>
 #include <linux/ktime.h>
+#include <linux/rwsem.h>
 
 #include "fl.h"
 
@@ -35,6 +36,12 @@
 
 static struct {
 	struct mutex lock;	/* chunk setup and teardown */
+	/*
+	 * Migrations (read) against eviction (write): an eviction must not
+	 * collect device pages a migration has allocated but not yet handed
+	 * to migrate_vma_pages().
+	 */
+	struct rw_semaphore users;
 	spinlock_t free_lock;	/* free list */
 	struct dev_pagemap pgmap;
 	struct resource *res;
@@ -44,6 +51,7 @@ static struct {
 	atomic64_t in_use;
 } fl_devmem = {
 	.lock = __MUTEX_INITIALIZER(fl_devmem.lock),
+	.users = __RWSEM_INITIALIZER(fl_devmem.users),
 	.free_lock = __SPIN_LOCK_UNLOCKED(fl_devmem.free_lock),
 };
 
@@ -181,8 +189,16 @@ static struct page *fl_devmem_alloc(void)
 		__free_page(backing);
 		return NULL;
 	}
-	fl_zone_device_page_init(dpage, &fl_devmem.pgmap);	/* refcount 1, locked */
+	/*
+	 * Backing first: zone_device_page_init() makes the page's refcount 1
+	 * before it locks it, and in that window an eviction's
+	 * migrate_device_range() can take it and read zone_device_data --
+	 * which still held the free-list link, a device-private page with no
+	 * direct map (copy_page oops on build:6.12 under fl-fuzz's
+	 * concurrent close).  test_hmm sets it first too.
+	 */
 	dpage->zone_device_data = backing;
+	fl_zone_device_page_init(dpage, &fl_devmem.pgmap);	/* refcount 1, locked */
 	atomic64_inc(&fl_devmem.in_use);
 	return dpage;
 }
@@ -237,6 +253,7 @@ int fl_migrate(struct fl_file *f, struct fl_migrate *arg)
 	arg->npages = arg->len >> PAGE_SHIFT;
 	arg->migrated = arg->setup_ns = arg->copy_ns = arg->pages_ns = arg->finalize_ns = 0;
 
+	down_read(&fl_devmem.users);
 	fl_mmap_read_lock(mm);
 	end = arg->addr + arg->len;
 	for (addr = arg->addr; addr < end; addr = next) {
@@ -284,6 +301,7 @@ int fl_migrate(struct fl_file *f, struct fl_migrate *arg)
 		}
 	}
 	fl_mmap_read_unlock(mm);
+	up_read(&fl_devmem.users);
 	arg->cpu_faults = atomic64_read(&fl_devmem.cpu_faults);
 	arg->device_pages = atomic64_read(&fl_devmem.in_use);
 	return ret;
@@ -298,6 +316,7 @@ static void fl_devmem_evict(void)
 
 	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	down_write(&fl_devmem.users);
 	migrate_device_range(src, start, npages);
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
@@ -314,6 +333,7 @@ static void fl_devmem_evict(void)
 	}
 	migrate_device_pages(src, dst, npages);
 	migrate_device_finalize(src, dst, npages);
+	up_write(&fl_devmem.users);
 	kvfree(src);
 	kvfree(dst);
 }
