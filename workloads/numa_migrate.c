@@ -988,7 +988,7 @@ static int nm_check(struct fl_worker *w)
 	const struct nm_conf *cf = w->c->config;
 	struct nm_worker *nw = w->priv;
 	int target = nw->node[nw->at];
-	uint64_t on = 0, moved = 0, failed_held = 0, failed = 0, bad, first, folios;
+	uint64_t moved = 0, failed_held = 0, failed = 0, bad, first, folios;
 	const char *dir = nw->at ? "a_to_b" : "b_to_a";
 	char name[48], buf[640], why[256];
 	struct fl_mapping sm;
@@ -1016,7 +1016,6 @@ static int nm_check(struct fl_worker *w)
 		int s = page_status(nw, i);
 
 		if (nw->where[i] == target) {
-			on++;
 			moved += nw->prev[i] != target;
 			/* e.g. -EBUSY on the tail pages of a THP that did move (granule=4k) */
 			nw->err_moved += s < 0 && s != ST_UNSET;
