@@ -65,6 +65,9 @@
 #include "sysfs.h"
 #include "workload.h"
 
+/* -EBUSY from a mirror prefault in a row before the case errors (liveness). */
+#define MIRROR_EBUSY_TRIES	30
+
 #ifndef MPOL_MF_MOVE_ALL
 #define MPOL_MF_MOVE_ALL (1 << 2)
 #endif
@@ -590,10 +593,21 @@ static int hold_create(struct fl_worker *w, struct nm_worker *nw)
 					    fl_backings[w->c->backing].name, fl_errno_name(-ret));
 		nw->handle = pc.handle;
 	} else {
-		ret = fl_drv_mirror_create(&nw->drv, nw->m.addr, len,
-					   FL_MIRROR_WRITE | FL_MIRROR_PREFAULT, &nw->handle);
+		/*
+		 * hmm_range_fault() gives up with -EBUSY after 1 s of racing
+		 * invalidations; a device driver retries, so does this (as
+		 * notifier-vs-pinned does).  Under faultline stress in a KASAN
+		 * TCG guest the 4M prefault got -EBUSY within a minute.
+		 */
+		int tries = 0;
+
+		while ((ret = fl_drv_mirror_create(&nw->drv, nw->m.addr, len,
+						   FL_MIRROR_WRITE | FL_MIRROR_PREFAULT,
+						   &nw->handle)) == -EBUSY && ++tries < MIRROR_EBUSY_TRIES)
+			;
 		if (ret)
-			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s", fl_errno_name(-ret));
+			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s (%d tries)",
+					     fl_errno_name(-ret), tries + 1);
 	}
 	nw->have_handle = true;
 	if (cf->hold == H_MIRROR) {
