@@ -62,7 +62,8 @@ static struct page *fl_backing(struct page *dpage)
 
 static void fl_devmem_page_free(struct page *page)
 {
-	__free_page(fl_backing(page));
+	if (fl_backing(page))	/* NULL once its data left: fl_devmem_emptied() */
+		__free_page(fl_backing(page));
 	atomic64_dec(&fl_devmem.in_use);
 	spin_lock(&fl_devmem.free_lock);
 	if (!fl_devmem.removing) {
@@ -70,6 +71,42 @@ static void fl_devmem_page_free(struct page *page)
 		fl_devmem.free = page;
 	}
 	spin_unlock(&fl_devmem.free_lock);
+}
+
+/*
+ * After migrate_{vma,device}_pages() to system memory: a device page whose
+ * migration committed gave its data and its memcg charge to the new page
+ * (mem_cgroup_migrate() clears old->memcg_data) but may outlive the
+ * migration -- do_swap_page() holds a reference across migrate_to_ram()
+ * while another migration or an eviction moves the page.  An eviction at
+ * close takes every device pfn that has a reference and is unmapped, so it
+ * would migrate that dead page a second time:
+ * VM_WARN_ON_ONCE_FOLIO(!folio_test_hugetlb(old) && !memcg) in
+ * mem_cgroup_migrate() (build:6.12+kasan, fl-fuzz's CPU touches racing
+ * close).  Free the backing now, still under the page lock, and mark the
+ * page empty so fl_devmem_evict() gives it no destination.  Its mapping is
+ * stale too and its anon_vma may be freed by then (an munmap or a
+ * MAP_FIXED over the range); finalize's remove_migration_ptes() walks it
+ * when the page is its own destination: KASAN slab-use-after-free in
+ * rmap_walk_anon from fl_devmem_evict once the WARN was gone.  Clear it
+ * (and PG_anon_exclusive) as free_zone_device_folio() does; the committed
+ * migration walks the new page's.
+ */
+static void fl_devmem_emptied(const unsigned long *src, unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		__free_page(fl_backing(spage));
+		spage->zone_device_data = NULL;
+		if (PageAnon(spage))
+			__ClearPageAnonExclusive(spage);
+		spage->mapping = NULL;
+	}
 }
 
 /* Copy the collected device pages of @args into new system pages. */
@@ -115,6 +152,7 @@ static vm_fault_t fl_devmem_migrate_to_ram(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	fl_copy_to_system(&args);
 	migrate_vma_pages(&args);
+	fl_devmem_emptied(args.src, args.npages);
 	migrate_vma_finalize(&args);
 	return 0;
 }
@@ -292,6 +330,8 @@ int fl_migrate(struct fl_file *f, struct fl_migrate *arg)
 		for (i = 0; i < args.npages; i++)
 			if ((src[i] & MIGRATE_PFN_MIGRATE) && dst[i])
 				arg->migrated++;
+		if (!to_dev)
+			fl_devmem_emptied(src, args.npages);
 		t = ktime_get_ns();
 		migrate_vma_finalize(&args);
 		arg->finalize_ns += ktime_get_ns() - t;
@@ -307,8 +347,16 @@ int fl_migrate(struct fl_file *f, struct fl_migrate *arg)
 	return ret;
 }
 
-/* Every device page back to system memory, wherever it is mapped. */
-static void fl_devmem_evict(void)
+/*
+ * Every device page back to system memory, wherever it is mapped.  @mm, the
+ * closing process's, is read-locked across it: between the unmap in
+ * migrate_device_range() and finalize's remove_migration_ptes() nothing
+ * holds the anon_vmas of the migrating pages, and an munmap or MAP_FIXED
+ * over them (fl-fuzz's remapping thread) would free one under the walk.
+ * Mappings in other processes keep that race (migrate_device_range() takes
+ * no anon_vma reference in 6.12).
+ */
+static void fl_devmem_evict(struct mm_struct *mm)
 {
 	unsigned long start = fl_devmem.pgmap.range.start >> PAGE_SHIFT;
 	unsigned long npages = range_len(&fl_devmem.pgmap.range) >> PAGE_SHIFT;
@@ -317,12 +365,15 @@ static void fl_devmem_evict(void)
 	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
 	down_write(&fl_devmem.users);
+	if (mm)
+		fl_mmap_read_lock(mm);
 	migrate_device_range(src, start, npages);
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
 
-		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+		/* Emptied: its data already left, it only awaits a put. */
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE) || !fl_backing(spage))
 			continue;
 		dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
 		lock_page(dpage);
@@ -332,7 +383,10 @@ static void fl_devmem_evict(void)
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	migrate_device_pages(src, dst, npages);
+	fl_devmem_emptied(src, npages);
 	migrate_device_finalize(src, dst, npages);
+	if (mm)
+		fl_mmap_read_unlock(mm);
 	up_write(&fl_devmem.users);
 	kvfree(src);
 	kvfree(dst);
@@ -344,7 +398,7 @@ void fl_devmem_release_file(struct fl_file *f)
 		return;
 	mutex_lock(&fl_devmem.lock);
 	if (fl_devmem.ready)
-		fl_devmem_evict();
+		fl_devmem_evict(current->mm);
 	mutex_unlock(&fl_devmem.lock);
 }
 
@@ -356,7 +410,7 @@ void fl_devmem_exit(void)
 	fl_devmem.removing = true;
 	fl_devmem.free = NULL;
 	spin_unlock(&fl_devmem.free_lock);
-	fl_devmem_evict();
+	fl_devmem_evict(NULL);
 	/* Waits until every device page is freed. */
 	memunmap_pages(&fl_devmem.pgmap);
 	release_mem_region(fl_devmem.res->start, resource_size(fl_devmem.res));
