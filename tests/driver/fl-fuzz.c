@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 
 #include "driver.h"
+#include "tap.h"
 #include "vmstat.h"
 
 #define PAGE		4096ull
@@ -35,7 +36,6 @@
 #define REGLEN		(2 * MB)
 #define MAXH		64
 
-static int ntest, nfail;
 static int fds[NFD];
 static char *regions;		/* NREG * REGLEN, remapped under the fuzzers' feet */
 static char *noaccess;		/* PROT_NONE page: a user pointer that faults */
@@ -44,20 +44,6 @@ static _Atomic unsigned long done_ioctls, results[6];
 static atomic_uint handles[MAXH];
 static volatile int stop;
 static unsigned long target = 100000;
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		nfail++;
-}
 
 static uint64_t rnd(uint64_t *s)
 {

@@ -20,26 +20,11 @@
 #include <sys/wait.h>
 
 #include "driver.h"
+#include "tap.h"
 #include "vmstat.h"
 
 #define MB		(1ul << 20)
 #define PAGE		4096ul
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		nfail++;
-	fflush(stdout);
-}
 
 static void skip(const char *what, const char *why)
 {

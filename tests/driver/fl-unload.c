@@ -59,6 +59,7 @@
 #include <sys/wait.h>
 
 #include "faultline.h"
+#include "tap.h"
 #include "vmstat.h"
 
 #define MODNAME		"faultline"
@@ -84,21 +85,6 @@ struct shared {
 
 static struct shared *sh;
 static bool devpriv;			/* FL_FEAT_DEVICE_PRIVATE */
-static int ntest, nfail;
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		nfail++;
-}
 
 static void bad(const char *fmt, ...)
 {
