@@ -15,7 +15,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 WL_OBJ  := $(WL_SRC:%.c=$(BUILD)/%.o)
 HDRS    := $(wildcard bench/*.h) $(wildcard workloads/*.h) $(wildcard drivers/uapi/*.h)
 
-.PHONY: all run test clean driver deps fuzz unit asan readme
+.PHONY: all run test bench clean driver deps fuzz unit asan readme
 all: $(BUILD)/faultline
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -42,6 +42,11 @@ test:
 	scripts/install-deps --quiet
 	$(MAKE) all unit asan
 	/usr/bin/python3 tests/run.py
+
+# Speed goals, reported as same-run ratios (tests/bench); not part of
+# make test, whose timing checks are correctness bounds only.
+bench: all
+	/usr/bin/python3 tests/run.py bench
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
