@@ -319,6 +319,18 @@ static int64_t data_offset(const char *dir, char *desc, size_t n)
 	return (int64_t)(data & (SZ_2M - 1));
 }
 
+/* fio_args: appended to fio's command line, split at blanks. */
+#define FIO_MAX_EXTRA 8
+
+static size_t fio_args_count(const char *args)
+{
+	size_t n = 0;
+
+	for (const char *p = args; *p; p++)
+		n += !strchr(" \t", *p) && (p == args || strchr(" \t", p[-1]));
+	return n;
+}
+
 static bool have_fio(void)
 {
 	return !access("/usr/bin/fio", X_OK) || !access("/usr/local/bin/fio", X_OK);
@@ -357,6 +369,8 @@ static const char *dp_supported(struct fl_case *c)
 		return "fio=mmap/libpmem run on an fsdax file: use the fsdax backing (fio=dev-dax for devdax)";
 	if (cf->fio != F_NONE && !have_fio())
 		return "fio not installed (apt install fio)";
+	if (cf->fio != F_NONE && fio_args_count(cf->fio_args) > FIO_MAX_EXTRA)
+		return "fio_args: at most 8 space-separated arguments";
 	if (cf->expect == E_MMAP_EINVAL && c->backing != FL_BACKING_DEVDAX)
 		return "expect=mmap-einval describes devdax (fsdax maps any page-aligned VA)";
 	return NULL;
@@ -1342,8 +1356,6 @@ static void ratio_str(double *r, size_t n, char *out, size_t len)
  * ios (io_u bookkeeping, per-io stats, clock reads) lowers its throughput,
  * not its io times; under TCG that code runs far slower than a memcpy.
  */
-#define FIO_MAX_EXTRA 8
-
 static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 {
 	const struct dp_conf *cf = c->config;
