@@ -61,6 +61,8 @@
 
 enum { DMA_IO_URING, DMA_O_DIRECT, DMA_NONE };
 static const char *const dmas[] = { "io_uring", "o_direct", "none", NULL };
+enum { INJ_NONE, INJ_STRAY };
+static const char *const injects[] = { "none", "stray", NULL };
 
 #define MAX_DMA_THREADS 8
 #define MAX_CHILDREN 64
@@ -75,6 +77,7 @@ struct cow_race_conf {
 	int64_t children;
 	uint64_t chunk;
 	uint64_t verify;
+	int inject;
 };
 
 static const struct fl_option cow_race_options[] = {
@@ -94,6 +97,8 @@ static const struct fl_option cow_race_options[] = {
 		     "bytes per DMA read (dma=o_direct: covers chunk/4K pages, half each)"),
 	FL_OPT_SIZE_(struct cow_race_conf, verify, "verify", 0, 1ull << 30, "256K",
 		     "bytes of the buffer each child checks before it exits (0 = children exit at once)"),
+	FL_OPT_ENUM_(struct cow_race_conf, inject, "inject", injects, "none",
+		     "TEST ONLY: stray: each child writes the child's pattern into one word of its copy before its check (standing in for a copy that took data the parent never had) to prove the check fails"),
 	FL_OPT_END
 };
 
@@ -105,6 +110,17 @@ struct cow_race_case {
 };
 
 struct cow_race_worker;
+
+/*
+ * What the first child of a run that failed its check saw, in a MAP_SHARED
+ * page of the worker's (the child has no other way back).  First writer wins.
+ */
+struct child_report {
+	int claimed;
+	bool dev;		/* the word is the device's: a = marker, b = file data */
+	uint64_t bad, off, last, got, again, a, b, orig;
+	uint64_t reads;		/* DMA thread 0's completed reads in the child's copy: at fork */
+};
 
 struct dma_thread {
 	struct cow_race_worker *rw;
@@ -120,6 +136,7 @@ struct dma_thread {
 struct cow_race_worker {
 	struct fl_mapping m;
 	bool mapped;
+	struct child_report *rep;	/* MAP_SHARED page */
 	struct dma_thread dt[MAX_DMA_THREADS];
 	pthread_t toucher;
 	bool toucher_started;
@@ -146,6 +163,8 @@ static const char *cow_race_supported(struct fl_case *c)
 		return "size must be a multiple of chunk";
 	if (cf->dma != DMA_NONE && cf->size / cf->chunk < (uint64_t)cf->dma_threads)
 		return "every DMA thread needs a chunk of its own: size / chunk >= dma_threads";
+	if (cf->inject && !cf->verify)
+		return "inject=stray corrupts what the children check: it needs verify > 0";
 	return NULL;
 }
 
@@ -162,6 +181,8 @@ static int cow_race_setup(struct fl_case *c)
 		return -ENOMEM;
 	c->priv = cc;
 	cc->fd = -1;
+	if (cf->inject)
+		fl_case_detail(c, "inject", "stray: TEST ONLY, every child corrupts its own copy; this case must fail");
 	if (cf->pinned)
 		fl_memlock_ensure(c, cf->size * c->nr_workers * (uint64_t)cf->dma_threads, 0);
 	if (cf->dma == DMA_NONE)
@@ -203,6 +224,13 @@ static int cow_race_prepare(struct fl_worker *w)
 	int ret;
 
 	w->priv = rw;
+	if (!rw->rep) {
+		rw->rep = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (rw->rep == MAP_FAILED) {
+			rw->rep = NULL;
+			return fl_case_error(w->c, "mmap shared result page: %s", strerror(errno));
+		}
+	}
 	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &rw->m, why, sizeof(why));
 	if (ret)
 		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
@@ -359,36 +387,106 @@ static bool word_ok(uint64_t v, uint64_t a, uint64_t b)
 	return true;	/* torn by a copy racing fork's: still only data that was there */
 }
 
-/* In the child: 0 if the copy holds only data that was in the parent's memory. */
-static int child_check(const struct cow_race_conf *cf, const struct cow_race_case *cc, const char *buf,
-		       size_t len)
+/*
+ * The values a word of a child's copy at buffer offset @off may hold: @a or
+ * @b (or a mix of their bytes), or @orig whole.  True if the word is one the
+ * device writes (a = the marker, b = the file's data); else a is the original
+ * and b the toucher's write (dma=o_direct's other half; dma=none: no writer).
+ */
+static bool allowed(const struct cow_race_conf *cf, const struct cow_race_case *cc, uint64_t off,
+		    uint64_t *a, uint64_t *b, uint64_t *orig)
 {
-	const volatile uint64_t *q = (const volatile uint64_t *)buf;
-	size_t n = cf->verify < len ? cf->verify : len;
+	uint64_t foff;
 
-	for (size_t i = 0; i < n / 8; i++) {
-		uint64_t off = i * 8, v = q[i], a, b;
-
-		if (cf->dma == DMA_IO_URING) {
-			uint64_t foff = (off / cf->chunk * cf->chunk) % cc->fsize + off % cf->chunk;
-
-			a = ((const uint64_t *)cc->marker)[foff / 8];
-			b = ((const uint64_t *)cc->device)[foff / 8];
-			if (!word_ok(v, a, b) && v != fl_word(ACT_ORIG, off))
-				return 1;
-		} else if (cf->dma == DMA_O_DIRECT && off % 4096 < HALF) {
-			uint64_t pg = off / 4096;
-			uint64_t foff = (pg * HALF) % cc->fsize + off % 4096;
-
-			a = ((const uint64_t *)cc->marker)[foff / 8];
-			b = ((const uint64_t *)cc->device)[foff / 8];
-			if (!word_ok(v, a, b) && v != fl_word(ACT_ORIG, off))
-				return 1;
-		} else if (!word_ok(v, fl_word(ACT_ORIG, off), fl_word(ACT_PARENT, off))) {
-			return 1;
-		}
+	*orig = fl_word(ACT_ORIG, off);
+	if (cf->dma == DMA_NONE || (cf->dma == DMA_O_DIRECT && off % 4096 >= HALF)) {
+		*a = *orig;
+		*b = fl_word(ACT_PARENT, off);
+		return false;
 	}
-	return 0;
+	if (cf->dma == DMA_IO_URING)
+		foff = (off / cf->chunk * cf->chunk) % cc->fsize + off % cf->chunk;
+	else
+		foff = (off / 4096 * HALF) % cc->fsize + off % 4096;
+	*a = ((const uint64_t *)cc->marker)[foff / 8];
+	*b = ((const uint64_t *)cc->device)[foff / 8];
+	return true;
+}
+
+/*
+ * In the child: 0 if the copy holds only data that was in the parent's
+ * memory; else 1, and the first child to fail says what it saw in @rep.
+ */
+static int child_check(const struct cow_race_conf *cf, const struct cow_race_case *cc,
+		       const struct cow_race_worker *rw)
+{
+	const volatile uint64_t *q = (const volatile uint64_t *)rw->m.addr;
+	size_t n = cf->verify < rw->m.len ? cf->verify : rw->m.len;
+	struct child_report r = { .claimed = 1 };
+
+	if (cf->inject) {
+		/* TEST ONLY: a word the parent never had, in the middle of what is checked. */
+		uint64_t off = n / 2 & ~7ul;
+
+		((volatile uint64_t *)rw->m.addr)[off / 8] = fl_word(ACT_CHILD, off);
+	}
+	for (size_t i = 0; i < n / 8; i++) {
+		uint64_t off = i * 8, v = q[i], a, b, orig;
+		bool dev = allowed(cf, cc, off, &a, &b, &orig);
+
+		if (word_ok(v, a, b) || v == orig)
+			continue;
+		if (!r.bad++) {
+			r.dev = dev;
+			r.off = off;
+			r.got = v;
+			r.a = a;
+			r.b = b;
+			r.orig = orig;
+		}
+		r.last = off;
+	}
+	if (!r.bad)
+		return 0;
+	/* Read again: a copy of its own does not change under the child. */
+	sched_yield();
+	r.again = q[r.off / 8];
+	r.reads = rw->dt[0].reads;
+	if (__sync_bool_compare_and_swap(&rw->rep->claimed, 0, 1))
+		*rw->rep = r;
+	return 1;
+}
+
+/*
+ * What a failed child saw, for the fail reason: the word, where, which of the
+ * allowed values each of its bytes matches (lowest address first: m marker,
+ * d device, p the toucher's write, o original, ? none), and whether it was
+ * stable in the child's copy.
+ */
+static void child_report_str(char *buf, size_t len, const struct child_report *r)
+{
+	char lanes[9], allow[128];
+
+	for (int i = 0; i < 8; i++) {
+		unsigned char x = (unsigned char)(r->got >> (8 * i));
+
+		lanes[i] = x == (unsigned char)(r->a >> (8 * i)) && r->dev ? 'm' :
+			   x == (unsigned char)(r->b >> (8 * i)) ? (r->dev ? 'd' : 'p') :
+			   x == (unsigned char)(r->orig >> (8 * i)) ? 'o' : '?';
+	}
+	lanes[8] = '\0';
+	if (r->dev)
+		snprintf(allow, sizeof(allow), "marker 0x%016llx, device 0x%016llx, original 0x%016llx",
+			 (unsigned long long)r->a, (unsigned long long)r->b, (unsigned long long)r->orig);
+	else
+		snprintf(allow, sizeof(allow), "original 0x%016llx, parent's 0x%016llx",
+			 (unsigned long long)r->orig, (unsigned long long)r->b);
+	snprintf(buf, len, "%llu bad words in bytes 0x%llx-0x%llx; at 0x%llx (page %llu + %llu) found 0x%016llx "
+		 "(bytes %s), %s on a second read; allowed %s; DMA thread 0 had done %llu reads at fork",
+		 (unsigned long long)r->bad, (unsigned long long)r->off, (unsigned long long)r->last + 7,
+		 (unsigned long long)r->off, (unsigned long long)(r->off / 4096), (unsigned long long)(r->off % 4096),
+		 (unsigned long long)r->got, lanes, r->again == r->got ? "the same" : "changed", allow,
+		 (unsigned long long)r->reads);
 }
 
 static int cow_race_run(struct fl_worker *w, struct fl_work *done)
@@ -406,6 +504,7 @@ static int cow_race_run(struct fl_worker *w, struct fl_work *done)
 	for (int i = 0; i < CPU_SETSIZE; i++)
 		CPU_SET(i, &all_cpus);
 	rw->stop = 0;
+	memset(rw->rep, 0, sizeof(*rw->rep));
 	for (unsigned i = 0; i < nt; i++) {
 		if (pthread_create(&rw->dt[i].tid, NULL, dma_main, &rw->dt[i])) {
 			ret = fl_case_error(w->c, "pthread_create: %s", strerror(errno));
@@ -440,7 +539,7 @@ static int cow_race_run(struct fl_worker *w, struct fl_work *done)
 		if (pid == 0) {
 			/* Off the worker's bound CPU: the child's check and exit overlap the next fork. */
 			sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
-			_exit(cf->verify ? child_check(cf, cc, rw->m.addr, rw->m.len) : 0);
+			_exit(cf->verify ? child_check(cf, cc, rw) : 0);
 		}
 		fl_lat_end(w, 0);
 		if (pid < 0) {
@@ -499,9 +598,14 @@ stop:
 				    (unsigned long long)forks, fl_backings[w->c->backing].name,
 				    (unsigned long long)first_off, fl_whose(first_pat, first_got));
 	}
-	if (child_bad)
-		return fl_case_fail(w->c, "%llu of %llu children found data in their copy that was never in the parent's buffer",
-				    (unsigned long long)child_bad, (unsigned long long)forks);
+	if (child_bad) {
+		char buf[400];
+
+		child_report_str(buf, sizeof(buf), rw->rep);
+		fl_case_detail(w->c, "child_corruption", buf);
+		return fl_case_fail(w->c, "%llu of %llu children found data in their copy that was never in the parent's buffer: "
+				    "first child: %s", (unsigned long long)child_bad, (unsigned long long)forks, buf);
+	}
 	done->ops = forks;
 	done->bytes = 0;
 	return 0;
@@ -536,6 +640,8 @@ static void cow_race_teardown(struct fl_case *c)
 				io_uring_queue_exit(&rws[i].dt[k].ring);
 		if (rws[i].mapped)
 			fl_unmap(&rws[i].m);
+		if (rws[i].rep)
+			munmap(rws[i].rep, 4096);
 	}
 	if (cc->fd >= 0)
 		close(cc->fd);

@@ -168,6 +168,34 @@ def test_cow_race_under_pins():
     return note + f"; O_DIRECT race: {r2['metrics']['dma_reads']['median']:.0f} reads, 0 corruptions"
 
 
+def _pattern(seed, off):
+    """drivers/uapi/faultline.h fl_pattern()."""
+    x = seed ^ ((off * 0x9E3779B97F4A7C15) & (2**64 - 1))
+    x ^= x >> 31
+    return x ^ off
+
+
+ACT_CHILD_SEED = 0x5eed0000cccc0002     # workloads/pinning.h fl_actor_seed[ACT_CHILD]
+
+
+def test_cow_race_detects_stray_word():
+    """inject=stray: every child writes the child's pattern into one word of its
+    copy (at verify/2 = 0x20000); cow-race must fail and its reason name the
+    word, the value found and the values that were allowed there."""
+    recs, _, _ = run_cases("cow-race", "--backing", "anon-4k", "--set", "dma=io_uring,none", "--set",
+                           "forks=20", "--set", "inject=stray", "--repeat", "1", "--warmup", "0", expect_exit=1)
+    found = f"found 0x{_pattern(ACT_CHILD_SEED, 0x20000):016x}"
+    for r in recs:
+        assert r["status"] == "fail", (r["case"], r["status"], r["reason"])
+        reason = r["reason"]
+        allowed = "allowed marker 0x" if r["params"]["dma"] == "io_uring" else "allowed original 0x"
+        for want in ("20 of 20 children", "1 bad words", "at 0x20000 (page 32 + 0)", found, allowed,
+                     "the same on a second read"):
+            assert want in reason, (want, reason)
+        assert "inject" in r["details"] and "child_corruption" in r["details"], r["details"]
+    return recs[0]["reason"][:160]
+
+
 def test_fork_latency_vs_pinned_size():
     """The curve: pinned anonymous pages are copied at fork, unpinned ones only
     write-protected, so at 64M the pinned fork must be the slower one."""
