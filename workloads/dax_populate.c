@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,7 @@ struct dp_conf {
 	uint64_t bs;
 	int read_buf;
 	char fio_args[FL_OPT_STRLEN];
+	int64_t fio_cpu;
 };
 
 static const struct fl_option dp_options[] = {
@@ -175,6 +177,8 @@ static const struct fl_option dp_options[] = {
 		    "rounds of (our read passes, one fio run) in turn; each round is one sample"),
 	FL_OPT_STR_(struct dp_conf, fio_args, "fio_args", "--thread",
 		    "further fio arguments, space-separated (at most 8), e.g. --cpus_allowed=0 or --gtod_reduce=1"),
+	FL_OPT_INT_(struct dp_conf, fio_cpu, "fio_cpu", -1, 1023, "-1",
+		    "bind our read passes and the whole fio process (all its threads) to this CPU; -1 = where the scheduler puts them"),
 	FL_OPT_SIZE_(struct dp_conf, bs, "bs", SZ_4K, 1ull << 30, "2M",
 		     "copy unit of the bandwidth passes and fio's bs"),
 	FL_OPT_ENUM_(struct dp_conf, read_buf, "read_buf", read_bufs, "fio",
@@ -1372,6 +1376,8 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 	double ours = 0, io_bytes, ours_min, fio_min;
 	struct fio_read fr = { 0 };
 	size_t nr = 0, nm = 0;
+	cpu_set_t saved;
+	bool saved_ok = false;
 
 	dc->len = (cf->size + SZ_4K - 1) & ~(SZ_4K - 1);
 	dc->resv = NULL;
@@ -1388,6 +1394,20 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 		for (size_t o = 0; o < cf->file_off + dc->len; o += cf->bs)
 			if (pwrite(dc->fd, dc->bounce.p, cf->bs, (off_t)o) < 0)
 				break;
+	/* fio_cpu: the forked fio inherits this thread's mask, so one call binds both sides. */
+	if (cf->fio_cpu >= 0) {
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET((int)cf->fio_cpu, &one);
+		saved_ok = !sched_getaffinity(0, sizeof(saved), &saved);
+		if (!saved_ok || sched_setaffinity(0, sizeof(one), &one)) {
+			snprintf(why, sizeof(why), "fio_cpu=%" PRId64 ": %s", cf->fio_cpu, strerror(errno));
+			fl_case_detail(c, "fio.error", why);
+			saved_ok = false;
+			goto out;
+		}
+	}
 	snprintf(engine, sizeof(engine), "--ioengine=%s", fio_ioengine[cf->fio]);
 	snprintf(fname, sizeof(fname), "--filename=%s", dc->path);
 	snprintf(size, sizeof(size), "--size=%zu", dc->len);
@@ -1450,10 +1470,13 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 	}
 	if (nr) {
 		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s, a fresh mapping per pass, "
-			 "on CPU %d", gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], rp.place, sched_getcpu());
+			 "%s %d", gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], rp.place,
+			 cf->fio_cpu >= 0 ? "both sides bound to CPU" : "unbound, last on CPU", sched_getcpu());
 		fl_case_detail(c, "fio.ours", buf);
 	}
 out:
+	if (saved_ok)
+		sched_setaffinity(0, sizeof(saved), &saved);
 	unmap_target(dc);
 	if (c->backing == FL_BACKING_FSDAX)
 		unlink(dc->path);
