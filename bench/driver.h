@@ -52,6 +52,28 @@ int fl_drv_destroy(struct fl_driver *d, uint32_t handle, uint32_t flags,
 		   uint64_t *ns);
 int fl_drv_mirror_create(struct fl_driver *d, void *addr, size_t len,
 			 uint32_t flags, uint32_t *handle);
+
+/*
+ * hmm_range_fault() gives up with -EBUSY after HMM_RANGE_DEFAULT_TIMEOUT
+ * (1 s) of invalidations racing its walk, and the driver passes that on
+ * (FL_IOC_MIRROR_CREATE with prefault, FL_IOC_ACCESS).  A GPU driver
+ * retries the fault; so do the workloads: @call (an ioctl wrapper's
+ * return) is made again while it returns -EBUSY, at most
+ * FL_DRV_BUSY_RETRIES more times.  Its last return is the value; -EBUSY
+ * then is a liveness problem for the caller to report, not wrong data.
+ * *@retries, if not NULL, counts the retries.  Under faultline stress on
+ * TCG guests a 2M and a 4M mirror prefault got -EBUSY within a minute.
+ */
+#define FL_DRV_BUSY_RETRIES 30
+#define fl_drv_retry_busy(call, retries) ({				\
+	uint64_t *retries_ = (retries);					\
+	int ret_, t_ = 0;						\
+									\
+	while ((ret_ = (call)) == -EBUSY && t_++ < FL_DRV_BUSY_RETRIES)	\
+		if (retries_)						\
+			(*retries_)++;					\
+	ret_;								\
+})
 /*
  * @cb and @remirror, if not NULL, receive the kernel histograms (merged
  * into them, so per-repetition stats with FL_STATS_RESET add up).

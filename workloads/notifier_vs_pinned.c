@@ -59,17 +59,6 @@ static const char *const storms[] = { "none", "munmap", "mprotect", "dontneed", 
 
 enum { LAT_ACCESS, LAT_STORM, LAT_CALLBACK, LAT_REMIRROR };
 
-/*
- * hmm_range_fault() gives up with -EBUSY after HMM_RANGE_DEFAULT_TIMEOUT
- * (1 s) of invalidations racing its walk, and the driver passes that on.
- * A GPU driver retries the fault; so does this workload, counting the
- * tries (metric ebusy_retries).  In faultline stress on a TCG guest (six
- * cases on 2 vCPUs, fork storms, compaction, migrate_pages(2) of the case
- * process) a 2M mirror create got -EBUSY within a minute.  EBUSY_TRIES in
- * a row is a liveness problem, reported as an error, not as wrong data.
- */
-#define EBUSY_TRIES	30
-
 struct nvp_conf {
 	uint64_t size;
 	int buffer;
@@ -197,10 +186,9 @@ static int nvp_prepare(struct fl_worker *w)
 		nw->have_handle = true;
 		break;
 	case BUF_MIRRORED:
-		for (int t = 0; (ret = fl_drv_mirror_create(&nw->drv, nw->m.addr, nw->m.len,
-							     FL_MIRROR_WRITE | FL_MIRROR_PREFAULT,
-							     &nw->handle)) == -EBUSY && t < EBUSY_TRIES; t++)
-			nw->ebusy_retries++;
+		ret = fl_drv_retry_busy(fl_drv_mirror_create(&nw->drv, nw->m.addr, nw->m.len,
+							     FL_MIRROR_WRITE | FL_MIRROR_PREFAULT, &nw->handle),
+					&nw->ebusy_retries);
 		if (ret)
 			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s", strerror(-ret));
 		nw->have_handle = true;
@@ -314,12 +302,11 @@ static int nvp_run(struct fl_worker *w, struct fl_work *done)
 			fl_lat_end(w, LAT_ACCESS);
 			continue;
 		}
-		for (int t = 0; (ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_FILL, 0, nw->m.len,
-						     nw->seed, &a)) == -EBUSY && t < EBUSY_TRIES; t++)
-			nw->ebusy_retries++;
+		ret = fl_drv_retry_busy(fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_FILL, 0, nw->m.len,
+						      nw->seed, &a), &nw->ebusy_retries);
 		if (ret == -EBUSY)
 			return fl_case_error(w->c, "device write pass %lld after storm=%s: hmm_range_fault busy %d times in a row",
-					     (long long)r, storms[cf->storm], EBUSY_TRIES + 1);
+					     (long long)r, storms[cf->storm], FL_DRV_BUSY_RETRIES + 1);
 		if (ret)
 			return fl_case_fail(w->c, "device write pass %lld after storm=%s: %s",
 					    (long long)r, storms[cf->storm], strerror(-ret));
@@ -342,9 +329,8 @@ static int nvp_check_mirror(struct fl_worker *w, struct nvp_worker *nw)
 	size_t o = 0;
 	int ret;
 
-	for (int t = 0; (ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->m.len,
-					     0, &a)) == -EBUSY && t < EBUSY_TRIES; t++)
-		nw->ebusy_retries++;
+	ret = fl_drv_retry_busy(fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->m.len, 0, &a),
+				&nw->ebusy_retries);
 	if (ret)
 		return fl_case_error(w->c, "stale check: %s", strerror(-ret));
 	ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET, &st,

@@ -65,9 +65,6 @@
 #include "sysfs.h"
 #include "workload.h"
 
-/* -EBUSY from a mirror prefault in a row before the case errors (liveness). */
-#define MIRROR_EBUSY_TRIES	30
-
 #ifndef MPOL_MF_MOVE_ALL
 #define MPOL_MF_MOVE_ALL (1 << 2)
 #endif
@@ -593,21 +590,14 @@ static int hold_create(struct fl_worker *w, struct nm_worker *nw)
 					    fl_backings[w->c->backing].name, fl_errno_name(-ret));
 		nw->handle = pc.handle;
 	} else {
-		/*
-		 * hmm_range_fault() gives up with -EBUSY after 1 s of racing
-		 * invalidations; a device driver retries, so does this (as
-		 * notifier-vs-pinned does).  Under faultline stress in a KASAN
-		 * TCG guest the 4M prefault got -EBUSY within a minute.
-		 */
-		int tries = 0;
+		uint64_t retries = 0;
 
-		while ((ret = fl_drv_mirror_create(&nw->drv, nw->m.addr, len,
-						   FL_MIRROR_WRITE | FL_MIRROR_PREFAULT,
-						   &nw->handle)) == -EBUSY && ++tries < MIRROR_EBUSY_TRIES)
-			;
+		ret = fl_drv_retry_busy(fl_drv_mirror_create(&nw->drv, nw->m.addr, len,
+							     FL_MIRROR_WRITE | FL_MIRROR_PREFAULT, &nw->handle),
+					&retries);
 		if (ret)
-			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s (%d tries)",
-					     fl_errno_name(-ret), tries + 1);
+			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s (%llu tries)",
+					     fl_errno_name(-ret), (unsigned long long)retries + 1);
 	}
 	nw->have_handle = true;
 	if (cf->hold == H_MIRROR) {
