@@ -470,9 +470,13 @@ static int child_check(const struct cow_race_conf *cf, const struct cow_race_cas
 		 */
 		if (v == a || v == b || v == orig)
 			continue;
-		if (word_ok(v, a, b) || word_ok(v, orig, a)) {
+		if (word_ok(v, a, b)) {
 			torn++;
-			torn_orig += !word_ok(v, a, b);
+			continue;
+		}
+		if (word_ok(v, orig, a)) {
+			torn++;
+			torn_orig++;
 			continue;
 		}
 		if (!r.bad++) {

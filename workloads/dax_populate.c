@@ -323,15 +323,17 @@ static int64_t data_offset(const char *dir, char *desc, size_t n)
 	return (int64_t)(data & (SZ_2M - 1));
 }
 
-/* fio_args: appended to fio's command line, split at blanks. */
+/* fio_args: appended to fio's command line, split at blanks (checked in dp_supported). */
+#define FIO_FIXED_ARGS 11
 #define FIO_MAX_EXTRA 8
+#define FIO_ARG_SEP " \t"
 
 static size_t fio_args_count(const char *args)
 {
 	size_t n = 0;
 
 	for (const char *p = args; *p; p++)
-		n += !strchr(" \t", *p) && (p == args || strchr(" \t", p[-1]));
+		n += !strchr(FIO_ARG_SEP, *p) && (p == args || strchr(FIO_ARG_SEP, p[-1]));
 	return n;
 }
 
@@ -1364,9 +1366,9 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 {
 	const struct dp_conf *cf = c->config;
 	char size[32], off[32], bs[32], loops[32], fname[600], engine[40], why[256], buf[700];
-	/* --invalidate=0: nothing to drop from a page cache on DAX. */
 	char extra[FL_OPT_STRLEN], *save = NULL;
-	const char *argv[11 + FIO_MAX_EXTRA + 1] = { "fio", "--name=faultline-peer", "--output-format=json",
+	/* --invalidate=0: nothing to drop from a page cache on DAX.  fio_args follow the fixed 11. */
+	const char *argv[FIO_FIXED_ARGS + FIO_MAX_EXTRA + 1] = { "fio", "--name=faultline-peer", "--output-format=json",
 						     "--rw=read", "--invalidate=0", engine, fname, size, off,
 						     bs, loops };
 	struct read_pass rp = { .bs = cf->bs, .passes = (unsigned)cf->fio_loops, .buf = cf->read_buf,
@@ -1414,18 +1416,11 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 	snprintf(off, sizeof(off), "--offset=%" PRIu64, cf->file_off);
 	snprintf(bs, sizeof(bs), "--bs=%" PRIu64, cf->bs);
 	snprintf(loops, sizeof(loops), "--loops=%" PRId64, cf->fio_loops);
+	/* At most FIO_MAX_EXTRA words (dp_supported); argv stays NULL-terminated. */
 	snprintf(extra, sizeof(extra), "%s", cf->fio_args);
-	for (size_t n = 11, i = 0; i <= FIO_MAX_EXTRA; i++) {
-		char *a = strtok_r(i ? NULL : extra, " \t", &save);
-
-		if (a && i == FIO_MAX_EXTRA) {
-			fl_case_detail(c, "fio.error", "fio_args: more than 8 arguments");
-			goto out;
-		}
-		argv[n++] = a;
-		if (!a)
+	for (size_t n = FIO_FIXED_ARGS; n < FIO_FIXED_ARGS + FIO_MAX_EXTRA; n++)
+		if (!(argv[n] = strtok_r(n == FIO_FIXED_ARGS ? extra : NULL, FIO_ARG_SEP, &save)))
 			break;
-	}
 	buf[0] = 0;
 	for (size_t i = 0, n = 0; argv[i] && n < sizeof(buf); i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? " " : "", argv[i]);
@@ -1463,12 +1458,10 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 	if (nr) {
 		ratio_str(tput, nr, buf, sizeof(buf));
 		fl_case_detail(c, "fio.ratio_read", buf);
-	}
-	if (nm) {
-		ratio_str(minio, nm, buf, sizeof(buf));
-		fl_case_detail(c, "fio.ratio_read_minio", buf);
-	}
-	if (nr) {
+		if (nm) {
+			ratio_str(minio, nm, buf, sizeof(buf));
+			fl_case_detail(c, "fio.ratio_read_minio", buf);
+		}
 		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s, a fresh mapping per pass, "
 			 "%s %d", gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], rp.place,
 			 cf->fio_cpu >= 0 ? "both sides bound to CPU" : "unbound, last on CPU", sched_getcpu());

@@ -7,9 +7,10 @@ from hostlib import metric, run_cases, thp_first_touch_vs_minimal_loop
 def test_thp_first_touch_vs_minimal_loop():
     """A correctness bound, not the speed goal: the harness may not add
     per-page work; a 4 KiB fallback or a fault per page (populate anon-4k
-    runs at a fifth of THP's rate here) falls far below half.  The 5% fidelity goal is
-    tests/bench/test_fidelity.py (`make bench`): a single run on a shared
-    machine swings by more than 5% (CI saw best 0.940, median 0.988)."""
+    runs at a fifth of THP's rate here) falls far below half.  The 5%
+    fidelity goal is tests/bench/test_fidelity.py (`make bench`): a single
+    run on a shared machine swings by more than 5% (CI saw best 0.940,
+    median 0.988)."""
     best, med, note = thp_first_touch_vs_minimal_loop()
     assert best >= 0.5 and med >= 0.5, note
     return note
