@@ -1480,8 +1480,8 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 			ratio_str(minio, nm, buf, sizeof(buf));
 			fl_case_detail(c, "fio.ratio_read_minio", buf);
 		}
-		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s, a fresh mapping per pass (remapped before its last io, as fio does), "
-			 "%s %d", gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], rp.place,
+		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s, a fresh mapping per pass "
+			 "(remapped before its last io, as fio does), %s %d", gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], rp.place,
 			 cf->fio_cpu >= 0 ? "both sides bound to CPU" : "unbound, last on CPU", sched_getcpu());
 		fl_case_detail(c, "fio.ours", buf);
 	}
