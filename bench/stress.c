@@ -110,6 +110,13 @@ static const char *const pert_help[P_COUNT] = {
 	"cgroup v2: squeeze memory.high (memory.max with swap) of the cases' cgroup",
 };
 
+/*
+ * A perturbation that ran but could not aim where it meant to (remap with
+ * no free gap beside any workload VMA maps the sentinel elsewhere): counted
+ * as "elsewhere", not among the errors, which are errnos.
+ */
+#define PERT_ELSEWHERE (-1)
+
 enum mm_kind { MM_NONE, MM_SENTINEL, MM_CHECK, MM_FORK_CHILD, MM_DIED, MM_HUNG, MM_SPLAT };
 static const char *const mm_names[] = {
 	"none", "sentinel-mismatch", "check-failed", "fork-child-mismatch", "process-died", "hung",
@@ -120,7 +127,7 @@ struct hist_ev {
 	uint64_t t_ns;		/* since the run's start */
 	int16_t pert;
 	int16_t region;
-	int32_t err;		/* 0 or errno */
+	int32_t err;		/* 0, errno or PERT_ELSEWHERE */
 	uint64_t addr, off, len;
 };
 
@@ -138,6 +145,8 @@ struct slot_shm {
 	volatile uint64_t wops[MAX_WORKERS * 8];	/* 64 bytes apart */
 	volatile uint64_t checks, verifies, perts;
 	volatile uint64_t pcount[P_NAMES], perr[P_NAMES];
+	volatile uint64_t pmiss[P_NAMES];	/* done, but not where aimed (PERT_ELSEWHERE) */
+	volatile int plast[P_NAMES];		/* the last errno of each perturbation */
 	volatile int stop;
 	volatile int state;		/* 0 starting, 1 running, 2 done */
 	volatile int status;		/* enum fl_status */
@@ -434,8 +443,12 @@ static void ring_add(struct pctx *px, int pert, int ri, int err, uint64_t addr, 
 	__sync_synchronize();
 	s->ring_head++;
 	s->pcount[pert]++;
-	if (err)
+	if (err == PERT_ELSEWHERE) {
+		s->pmiss[pert]++;
+	} else if (err) {
 		s->perr[pert]++;
+		s->plast[pert] = err;
+	}
 	s->perts++;
 }
 
@@ -571,7 +584,7 @@ static void perturb(struct pctx *px, int p, uint64_t arg)
 		hint = neighbour(px, arg >> 8, REG_LEN);
 		err = -region_map(px, ri, hint);
 		if (!err && !hint)
-			err = EEXIST;	/* no free gap beside a workload VMA: mapped elsewhere */
+			err = PERT_ELSEWHERE;	/* no free gap beside a workload VMA */
 		off = 0;
 		len = r->len;
 		break;
@@ -922,6 +935,7 @@ struct global {
 	struct hist_ev ring[RING];
 	uint64_t head;
 	uint64_t pcount[P_COUNT], perr[P_COUNT];
+	int plast[P_COUNT];
 	pthread_t tid;
 };
 
@@ -1073,8 +1087,10 @@ static void *global_main(void *arg)
 							    .region = -1, .err = err };
 		g->head++;
 		g->pcount[p]++;
-		if (err)
+		if (err) {
 			g->perr[p]++;
+			g->plast[p] = err;
+		}
 		pthread_mutex_unlock(&g->lock);
 	}
 	return NULL;
@@ -1392,10 +1408,28 @@ static json_t *metric1(const char *unit, const char *dir, double v)
 			 "max", fl_json_real(v), "mean", fl_json_real(v), "cv", 0);
 }
 
+static const char *pert_result(int err)
+{
+	return err == PERT_ELSEWHERE ? "ok, elsewhere: no free gap beside a workload VMA" :
+	       err ? strerror(err) : "ok";
+}
+
+/* A perturbation's counts: errors (with the last errno's name) and misses apart. */
+static json_t *pert_counts(uint64_t cnt, uint64_t errs, uint64_t miss, int last)
+{
+	json_t *o = json_pack("{s:I, s:I}", "count", (json_int_t)cnt, "errors", (json_int_t)errs);
+
+	if (errs && last)
+		json_object_set_new(o, "last_error", json_string(fl_errno_name(last)));
+	if (miss)
+		json_object_set_new(o, "elsewhere", json_integer((json_int_t)miss));
+	return o;
+}
+
 static json_t *hist_json(const struct hist_ev *e, const char *key)
 {
 	json_t *o = json_pack("{s:o, s:s, s:s}", "t_s", fl_json_real((double)e->t_ns / 1e9),
-			      "perturber", pert_names[e->pert], "result", e->err ? strerror(e->err) : "ok");
+			      "perturber", pert_names[e->pert], "result", pert_result(e->err));
 
 	json_object_set_new(o, "workload", key ? json_string(key) : json_null());
 	if (e->region >= 0) {
@@ -1745,8 +1779,8 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 		pc = json_object();
 		for (int p = 0; p <= P_INJECT; p++)
 			if (s->pcount[p])
-				json_object_set_new(pc, pert_names[p], json_pack("{s:I, s:I}", "count", (json_int_t)s->pcount[p],
-										 "errors", (json_int_t)s->perr[p]));
+				json_object_set_new(pc, pert_names[p], pert_counts(s->pcount[p], s->perr[p], s->pmiss[p],
+										   s->plast[p]));
 		json_array_append_new(wls, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:i, s:I, s:s}",
 			"case", sl->def->label, "key", sl->key, "status", status, "reason", reason,
 			"ops", (json_int_t)ops, "checks", (json_int_t)s->checks, "verifies", (json_int_t)s->verifies,
@@ -1756,7 +1790,8 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 	}
 	perts = json_object();
 	for (int p = 0; p < P_COUNT; p++) {
-		uint64_t cnt = g.pcount[p], errs = g.perr[p];
+		uint64_t cnt = g.pcount[p], errs = g.perr[p], miss = 0;
+		int last = g.plast[p];
 		const char *skip = why[p][0] ? why[p] : NULL;
 		json_t *o;
 
@@ -1765,11 +1800,15 @@ static int stress_run(const struct fl_plan *plan, const struct stress_conf *sc, 
 				continue;
 			cnt += slots[i].shm->pcount[p];
 			errs += slots[i].shm->perr[p];
+			miss += slots[i].shm->pmiss[p];
+			if (slots[i].shm->plast[p])
+				last = slots[i].shm->plast[p];
 			if (!skip && slots[i].shm->unsupported[p][0])
 				skip = slots[i].shm->unsupported[p];
 		}
-		o = json_pack("{s:b, s:s, s:I, s:I}", "asked", !!(sc->asked_mask & (1u << p)), "help", pert_help[p],
-			      "count", (json_int_t)cnt, "errors", (json_int_t)errs);
+		o = pert_counts(cnt, errs, miss, last);
+		json_object_set_new(o, "asked", json_boolean(sc->asked_mask & (1u << p)));
+		json_object_set_new(o, "help", json_string(pert_help[p]));
 		if (skip)
 			json_object_set_new(o, "skip", json_string(skip));
 		json_object_set_new(perts, pert_names[p], o);

@@ -151,8 +151,9 @@ def conclude(k, a, out, job, boot, why):
                            for w in sj.get("workloads", [])]
         st["perturbers"] = {p: {"count": v.get("count"),
                                 "errors": v.get("errors"),
-                                **({"skip": v["skip"]} if "skip" in v
-                                   else {})}
+                                **{x: v[x] for x in
+                                   ("last_error", "elsewhere", "skip")
+                                   if x in v}}
                             for p, v in sj.get("perturbers", {}).items()}
         if sj.get("failure"):
             f = sj["failure"]
@@ -212,8 +213,10 @@ def print_summary(st):
     p = st.get("perturbers") or {}
     if p:
         print("  perturbations: " + ", ".join(
-            f"{n}={v['count']}" + (f" ({v['errors']} errors)"
-                                   if v.get("errors") else "")
+            f"{n}={v['count']}"
+            + (f" ({v['errors']} errors, last {v.get('last_error', '?')})"
+               if v.get("errors") else "")
+            + (f" ({v['elsewhere']} elsewhere)" if v.get("elsewhere") else "")
             for n, v in p.items() if v.get("count")))
         for n, v in p.items():
             if v.get("skip"):
