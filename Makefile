@@ -33,10 +33,14 @@ asan:
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		build/asan/faultline unit
 
+# make run: the quick suite on this host, then its report, in one folder.
+# The report is written whatever the run's exit status, which make keeps.
+RUN_OUT ?= results/quick-$(shell date +%Y%m%d-%H%M%S)
 run:
 	scripts/install-deps --quiet
 	$(MAKE) all
-	$(BUILD)/faultline run workloads/suites/quick.job
+	$(BUILD)/faultline run workloads/suites/quick.job --out $(RUN_OUT); rc=$$?; \
+		$(BUILD)/faultline report $(RUN_OUT) --out $(RUN_OUT)/report && exit $$rc
 
 test:
 	scripts/install-deps --quiet
