@@ -1414,7 +1414,7 @@ static const char *pert_result(int err)
 	       err ? strerror(err) : "ok";
 }
 
-/* A perturbation's counts: errors (with the last errno's name) and misses apart. */
+/* A perturbation's counts: errors (with the last errno's name), elsewhere apart. */
 static json_t *pert_counts(uint64_t cnt, uint64_t errs, uint64_t miss, int last)
 {
 	json_t *o = json_pack("{s:I, s:I}", "count", (json_int_t)cnt, "errors", (json_int_t)errs);

@@ -233,8 +233,9 @@ def _vm_checks(argv, pattern, timeout):
 def group_vm(tally):
     """tests/vm/run boots a Debian kernel with the driver and PMEM (scripts/vm);
     tests/vm/pmem-setup then reuses that boot's build to test scripts/pmem-setup
-    in a guest, and tests/vm/dax-dataoff boots it with an nvdimm twice.  Their per-check lines become tally entries.  A run that fails
-    with a soft lockup of the TCG guest is retried once, and says so."""
+    in a guest, and tests/vm/dax-dataoff boots it with an nvdimm twice.
+    Their per-check lines become tally entries.  A run that fails with a
+    soft lockup of the TCG guest is retried once, and says so."""
     if os.environ.get("FAULTLINE_SKIP_VM"):
         tally.add("vm", "tests/vm", "skip", "FAULTLINE_SKIP_VM is set")
         return
