@@ -103,8 +103,8 @@ enum fio_engine { F_NONE, F_MMAP, F_LIBPMEM, F_DEVDAX };
 static const char *const fio_engines[] = { "none", "mmap", "libpmem", "dev-dax", NULL };
 static const char *const fio_ioengine[] = { NULL, "mmap", "libpmem", "dev-dax" };
 
-enum read_buf { B_FIO, B_ALIGNED };
-static const char *const read_bufs[] = { "fio", "2m-aligned", NULL };
+enum read_buf { B_FIO, B_FIO_ASLR, B_ALIGNED };
+static const char *const read_bufs[] = { "fio", "fio-aslr", "2m-aligned", NULL };
 
 /* Fallback reasons, as dax_fault_check_fallback() and dax_iomap_pmd_fault() decide. */
 enum reason { R_COLOUR, R_COW, R_VMA, R_EOF, R_BLOCKS, R_DATA_OFF, R_PFN, R_NO_ATTEMPT, R_COUNT };
@@ -184,7 +184,8 @@ static const struct fl_option dp_options[] = {
 	FL_OPT_ENUM_(struct dp_conf, read_buf, "read_buf", read_bufs, "fio",
 		     "buffer the bandwidth passes copy into/out of: fio = placed like fio's io buffer (malloc(bs): "
 		     "an anonymous mapping of its own, data 16 bytes in; a fresh one per read measurement, first "
-		     "touched by the copy); 2m-aligned = 2 MiB-aligned and pre-touched (under qemu TCG with "
+		     "touched by the copy); fio-aslr = the same at a random 4 KiB colour within 2 MiB each time, as "
+		     "ASLR moves fio's buffer every run; 2m-aligned = 2 MiB-aligned and pre-touched (under qemu TCG with "
 		     "glibc < 2.33 its pages collide with the source's in the emulated TLB: 10x slower reads)"),
 	FL_OPT_END
 };
@@ -601,15 +602,53 @@ out:
  * that made our reads ~15x slower than the same memcpy at +4 KiB, and
  * 10x slower than fio, whose malloc'd buffer does not collide.
  */
+/*
+ * B_FIO_ASLR: move @b's mapping to a random page colour within 2 MiB.
+ * fio's buffer is a fresh process's mapping, which ASLR (mmap_base moved
+ * by random pages) puts at a new colour every run; ours would get the
+ * same hole back every measurement.  Under qemu TCG the colour of the
+ * destination against the source moves a 2 MiB copy by up to 1.6x
+ * (results/samples/dax-fio-check3 colour probe).
+ */
+static int xbuf_aslr(struct xbuf *b)
+{
+	static unsigned seed;
+	size_t span = b->maplen + SZ_2M;
+	char *win, *at;
+
+	if (!seed)
+		seed = (unsigned)fl_now_ns() ^ (unsigned)getpid();
+	win = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (win == MAP_FAILED)
+		return -1;
+	at = (char *)(((uintptr_t)win + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1)) + (size_t)(rand_r(&seed) % 512) * SZ_4K;
+	if (at + b->maplen > win + span)
+		at -= SZ_2M;
+	/* Over the reserved window: nothing else can be there. */
+	if (mmap(at, b->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		munmap(win, span);
+		return -1;
+	}
+	if (at > win)
+		munmap(win, (size_t)(at - win));
+	if (at + b->maplen < win + span)
+		munmap(at + b->maplen, (size_t)(win + span - (at + b->maplen)));
+	munmap(b->map, b->maplen);
+	b->map = at;
+	return 0;
+}
+
 static int xbuf_get(struct xbuf *b, size_t bs, int kind, bool rawio, bool fill)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	size_t req = rawio ? bs + pg - 1 : bs;
 
-	if (kind == B_FIO) {
+	if (kind == B_FIO || kind == B_FIO_ASLR) {
 		b->maplen = ((((req + 8 + 15) & ~(size_t)15) + 8) + pg - 1) & ~(pg - 1);
 		b->map = mmap(NULL, b->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (b->map == MAP_FAILED)
+			goto fail;
+		if (kind == B_FIO_ASLR && xbuf_aslr(b))
 			goto fail;
 		/* FIO_RAWIO engines (libpmem) page-align it inside the allocation. */
 		b->p = rawio ? b->map + pg : b->map + 16;
@@ -1480,8 +1519,9 @@ static void fio_side_by_side(struct fl_case *c, struct dp_case *dc)
 			ratio_str(minio, nm, buf, sizeof(buf));
 			fl_case_detail(c, "fio.ratio_read_minio", buf);
 		}
-		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s, a fresh mapping per pass "
-			 "(remapped before its last io, as fio does), %s %d", gnu_get_libc_version(), cf->bs, read_bufs[cf->read_buf], rp.place,
+		snprintf(buf, sizeof(buf), "glibc %s memcpy, bs %" PRIu64 ", %s buffer at %s%s, a fresh mapping per "
+			 "pass (remapped before its last io, as fio does), %s %d", gnu_get_libc_version(), cf->bs,
+			 read_bufs[cf->read_buf], rp.place, cf->read_buf == B_FIO_ASLR ? " (last round)" : "",
 			 cf->fio_cpu >= 0 ? "both sides bound to CPU" : "unbound, last on CPU", sched_getcpu());
 		fl_case_detail(c, "fio.ours", buf);
 	}
