@@ -212,7 +212,7 @@ struct nm_worker {
 	/* case totals: why pages did not move (their per-page status) */
 	uint64_t why_err[NR_ERRNO + 1], why_unset, why_node, err_moved;
 	uint64_t ret_positive, failed_held, failed_other;
-	uint64_t moves, inval_ev[FL_EV_MAX], remirror_retries;
+	uint64_t moves, inval_ev[FL_EV_MAX], remirror_retries, access_retries;
 	uint64_t vm_before[NR_VMSTAT], vm_total[NR_VMSTAT];
 };
 
@@ -938,16 +938,25 @@ static int check_device(struct fl_worker *w, struct nm_worker *nw)
 	}
 	if (cf->hold != H_MIRROR)
 		return 0;
-	/* Re-mirror: the device reads everything, re-faulting what migration invalidated. */
-	ret = fl_drv_access(&nw->drv, nw->handle, cf->writers ? FL_ACCESS_READ : FL_ACCESS_VERIFY,
-			    0, nw->held * 4096, nw->seed, &a);
+	/*
+	 * Re-mirror: the device reads everything, re-faulting what migration
+	 * invalidated.  The driver's fault gives up with -EBUSY after
+	 * HMM_RANGE_DEFAULT_TIMEOUT of invalidations; a GPU replays the fault,
+	 * and so do we (fl_drv_retry_busy).  Without it a 10-min KASAN stress
+	 * ended this case in error after 12285 ops
+	 * (results/samples/build-6.12-kasan-stress/session4).
+	 */
+	ret = fl_drv_retry_busy(fl_drv_access(&nw->drv, nw->handle, cf->writers ? FL_ACCESS_READ : FL_ACCESS_VERIFY,
+					      0, nw->held * 4096, nw->seed, &a), &nw->access_retries);
 	if (ret)
-		return fl_case_error(w->c, "device read after migration: %s", fl_errno_name(-ret));
+		return fl_case_error(w->c, "device read after migration: %s (%llu whole faults retried in this case)",
+				     fl_errno_name(-ret), (unsigned long long)nw->access_retries);
 	fl_metric(w->c, "remirror_ms", "ms", FL_LOWER_IS_BETTER, (double)a.ns / 1e6);
 	if (!cf->writers && a.mismatches)
 		return fl_case_fail(w->c, "the device reads %llu words that differ from the CPU's data after migration (first at byte %llu)",
 				    (unsigned long long)a.mismatches, (unsigned long long)a.first_mismatch);
-	ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->held * 4096, 0, &a);
+	ret = fl_drv_retry_busy(fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->held * 4096, 0, &a),
+				&nw->access_retries);
 	if (ret)
 		return fl_case_error(w->c, "stale check: %s", fl_errno_name(-ret));
 	ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET, &st,
@@ -966,8 +975,9 @@ static int check_device(struct fl_worker *w, struct nm_worker *nw)
 	fl_metric(w->c, "invalidations", "callbacks", FL_INFORMATIONAL, (double)inval);
 	fl_metric(w->c, "invalidated_pages", "pages", FL_INFORMATIONAL, (double)st.invalidated_pages);
 	nw->remirror_retries += st.retries + st.ebusy;
-	snprintf(ev, sizeof(ev), "%llu mmu_interval_read_retry hits + hmm_range_fault -EBUSY over %llu moves",
-		 (unsigned long long)nw->remirror_retries, (unsigned long long)nw->moves);
+	snprintf(ev, sizeof(ev), "%llu mmu_interval_read_retry hits + hmm_range_fault -EBUSY over %llu moves; "
+		 "%llu device accesses retried after a whole fault timed out", (unsigned long long)nw->remirror_retries,
+		 (unsigned long long)nw->moves, (unsigned long long)nw->access_retries);
 	fl_case_detail(w->c, "remirror_retries", ev);
 	if (st.stale)
 		return fl_case_fail(w->c, "%llu stale device entries after migration: the mirror kept pages the CPU no longer maps",
