@@ -575,6 +575,26 @@ out:
 /* ------------------------------------------------------------ copy buffers */
 
 /*
+ * PROT_NONE reservation of [VA, VA + @len) with VA a 2 MiB boundary +
+ * @pages 4 KiB pages (< 512), for a MAP_FIXED mapping over it; MAP_FAILED
+ * with errno on failure.
+ */
+static char *reserve_colour(size_t len, size_t pages)
+{
+	size_t rlen = len + 2 * SZ_2M;
+	char *r = mmap(NULL, rlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), *at;
+
+	if (r == MAP_FAILED)
+		return r;
+	at = (char *)(((uintptr_t)r + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1)) + pages * SZ_4K;
+	if (at > r)
+		munmap(r, (size_t)(at - r));
+	if (at + len < r + rlen)
+		munmap(at + len, (size_t)(r + rlen - (at + len)));
+	return at;
+}
+
+/*
  * The buffer a bandwidth pass copies into (reads) or out of (writes).
  *
  * B_FIO places it the way fio places its io buffer, so that a read here
@@ -589,6 +609,13 @@ out:
  * Below the threshold fio's buffer comes from the heap; ours stays an own
  * mapping there too.
  *
+ * B_FIO_ASLR: the same buffer at a random page colour within 2 MiB.  fio's
+ * is a fresh process's mapping, which ASLR (mmap_base moved by random
+ * pages) puts at a new colour every run; B_FIO gets the same hole back
+ * every measurement.  Under qemu TCG the colour of the destination against
+ * the source moves a 2 MiB copy by up to 1.6x (results/samples/
+ * dax-fio-check3 colour probe).
+ *
  * B_ALIGNED is the earlier placement, kept to show why it was dropped:
  * a 2 MiB-aligned buffer fed from a 2 MiB-aligned DAX mapping puts page i
  * of the destination at the same virtual page colour as page i of the
@@ -602,54 +629,31 @@ out:
  * that made our reads ~15x slower than the same memcpy at +4 KiB, and
  * 10x slower than fio, whose malloc'd buffer does not collide.
  */
-/*
- * B_FIO_ASLR: move @b's mapping to a random page colour within 2 MiB.
- * fio's buffer is a fresh process's mapping, which ASLR (mmap_base moved
- * by random pages) puts at a new colour every run; ours would get the
- * same hole back every measurement.  Under qemu TCG the colour of the
- * destination against the source moves a 2 MiB copy by up to 1.6x
- * (results/samples/dax-fio-check3 colour probe).
- */
-static int xbuf_aslr(struct xbuf *b)
-{
-	static unsigned seed;
-	size_t span = b->maplen + SZ_2M;
-	char *win, *at;
-
-	if (!seed)
-		seed = (unsigned)fl_now_ns() ^ (unsigned)getpid();
-	win = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (win == MAP_FAILED)
-		return -1;
-	at = (char *)(((uintptr_t)win + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1)) + (size_t)(rand_r(&seed) % 512) * SZ_4K;
-	if (at + b->maplen > win + span)
-		at -= SZ_2M;
-	/* Over the reserved window: nothing else can be there. */
-	if (mmap(at, b->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
-		munmap(win, span);
-		return -1;
-	}
-	if (at > win)
-		munmap(win, (size_t)(at - win));
-	if (at + b->maplen < win + span)
-		munmap(at + b->maplen, (size_t)(win + span - (at + b->maplen)));
-	munmap(b->map, b->maplen);
-	b->map = at;
-	return 0;
-}
-
 static int xbuf_get(struct xbuf *b, size_t bs, int kind, bool rawio, bool fill)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	size_t req = rawio ? bs + pg - 1 : bs;
 
 	if (kind == B_FIO || kind == B_FIO_ASLR) {
+		static unsigned seed;
+		char *at = NULL;
+		int fixed = 0;
+
 		b->maplen = ((((req + 8 + 15) & ~(size_t)15) + 8) + pg - 1) & ~(pg - 1);
-		b->map = mmap(NULL, b->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (b->map == MAP_FAILED)
+		if (kind == B_FIO_ASLR) {
+			if (!seed)
+				seed = (unsigned)fl_now_ns() ^ (unsigned)getpid();
+			at = reserve_colour(b->maplen, (size_t)rand_r(&seed) % (SZ_2M / SZ_4K));
+			if (at == MAP_FAILED)
+				goto fail;
+			fixed = MAP_FIXED;	/* over our own reservation */
+		}
+		b->map = mmap(at, b->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | fixed, -1, 0);
+		if (b->map == MAP_FAILED) {
+			if (at)
+				munmap(at, b->maplen);
 			goto fail;
-		if (kind == B_FIO_ASLR && xbuf_aslr(b))
-			goto fail;
+		}
 		/* FIO_RAWIO engines (libpmem) page-align it inside the allocation. */
 		b->p = rawio ? b->map + pg : b->map + 16;
 	} else {
@@ -768,21 +772,15 @@ static int open_target(struct fl_case *c, struct dp_case *dc, bool keep_name)
 static int reserve_va(struct fl_case *c, struct dp_case *dc)
 {
 	const struct dp_conf *cf = c->config;
-	size_t rlen = dc->len + 2 * SZ_2M;
-	char *r, *tgt;
 
 	dc->resv = NULL;
 	if (cf->va_pages < 0)
 		return 0;
-	r = mmap(NULL, rlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r == MAP_FAILED)
-		return fl_case_error(c, "reserve %zu MiB of VA: %s", rlen >> 20, strerror(errno));
-	tgt = (char *)(((uintptr_t)r + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1)) + cf->va_pages * SZ_4K;
-	if (tgt > r)
-		munmap(r, (size_t)(tgt - r));
-	if (tgt + dc->len < r + rlen)
-		munmap(tgt + dc->len, (size_t)(r + rlen - (tgt + dc->len)));
-	dc->resv = tgt;
+	dc->resv = reserve_colour(dc->len, (size_t)cf->va_pages);
+	if (dc->resv == MAP_FAILED) {
+		dc->resv = NULL;
+		return fl_case_error(c, "reserve %zu MiB of VA: %s", (dc->len + 2 * SZ_2M) >> 20, strerror(errno));
+	}
 	return 0;
 }
 

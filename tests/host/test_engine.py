@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import time
 
-from hostlib import FAULTLINE, ROOT, Skip, faultline, read_records, read_run, run_cases, thp_mode
+from hostlib import FAULTLINE, ROOT, Skip, faultline, read_records, read_run, thp_mode
 
 STATUSES = {"pass", "fail", "skip", "error"}
 
