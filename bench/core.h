@@ -75,6 +75,12 @@ struct fl_plan {
 
 /* Parse a job file into @job.  -1 with "file:line: message" in @err. */
 int fl_job_load(const char *path, struct fl_job *job, char *err, size_t errlen);
+/*
+ * Keep only the sections named in @list (comma-separated, like fio's
+ * --section), in job order.  -1 naming the job's sections when a name is
+ * not one of them.
+ */
+int fl_job_keep_sections(struct fl_job *job, const char *list, char *err, size_t errlen);
 /* Append a --set key=value (applies to [global]). */
 int fl_job_set(struct fl_job *job, const char *kv, char *err, size_t errlen);
 /*

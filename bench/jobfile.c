@@ -274,6 +274,56 @@ int fl_job_set(struct fl_job *job, const char *kv, char *err, size_t errlen)
 	return 0;
 }
 
+int fl_job_keep_sections(struct fl_job *job, const char *list, char *err, size_t errlen)
+{
+	char buf[FL_OPT_STRLEN], *names[FL_MAX_SPECS], *save = NULL;
+	bool keep[FL_MAX_SPECS] = { false };
+	unsigned nnames = 0, kept = 0;
+
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(err, errlen, "--section: list too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (nnames == FL_MAX_SPECS) {
+			snprintf(err, errlen, "--section: more than %d names", FL_MAX_SPECS);
+			return -1;
+		}
+		names[nnames++] = tok;
+	}
+	if (!nnames) {
+		snprintf(err, errlen, "--section: name at least one section");
+		return -1;
+	}
+	for (unsigned n = 0; n < nnames; n++) {
+		bool found = false;
+
+		for (unsigned i = 0; i < job->nr_specs; i++) {
+			if (!strcmp(job->specs[i].name, names[n]))
+				keep[i] = found = true;
+		}
+		if (!found) {
+			int off = snprintf(err, errlen, "--section: no section [%s] in %s (it has:",
+					   names[n], job->source);
+
+			for (unsigned i = 0; i < job->nr_specs && off > 0 && (size_t)off < errlen; i++)
+				off += snprintf(err + off, errlen - off, " %s", job->specs[i].name);
+			if (off > 0 && (size_t)off < errlen)
+				snprintf(err + off, errlen - off, ")");
+			return -1;
+		}
+	}
+	/* Job order, not the order named: results read like the job file. */
+	for (unsigned i = 0; i < job->nr_specs; i++) {
+		if (keep[i] && kept != i)
+			job->specs[kept] = job->specs[i];
+		kept += keep[i];
+	}
+	job->nr_specs = kept;
+	return 0;
+}
+
 int fl_parse_cpulist(const char *s, uint64_t *mask, unsigned nbits)
 {
 	const char *p = s;

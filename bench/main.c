@@ -42,6 +42,7 @@ static const char usage[] =
 "  -n, --node N                 NUMA node for workers' memory\n"
 "  -p, --prepare                change system settings cases need; restored at exit\n"
 "  -o, --out DIR                results folder (default results/<run-id>)\n"
+"      --section S[,S...]       run only these sections of the job file (as fio's)\n"
 "      --resume                 skip cases already recorded in --out DIR\n"
 "      --dry-run                validate and list the cases, run nothing\n"
 "  -q, --quiet                  no per-case summary lines\n"
@@ -249,6 +250,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 		{ "prepare", no_argument, NULL, 'p' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "resume", no_argument, NULL, 'R' },
+		{ "section", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "dry-run", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
@@ -257,7 +259,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 	struct fl_run_opts ro = { .argc = full_argc, .argv = full_argv };
 	static struct fl_job job;
 	struct fl_plan plan;
-	const char *backing = NULL;
+	const char *backing = NULL, *sections = NULL;
 	char *sets[64], core_sets[8][300];
 	unsigned nsets = 0, ncore = 0;
 	bool dry_run = false;
@@ -287,6 +289,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 		case 'p': ro.prepare = true; break;
 		case 'o': ro.out_dir = optarg; break;
 		case 'R': ro.resume = true; break;
+		case 'S': sections = optarg; break;
 		case 'q': ro.quiet = true; break;
 		case 'D': dry_run = true; break;
 		case 'h': fputs(usage, stdout); return 0;
@@ -317,6 +320,10 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 				return FL_EXIT_USAGE;
 			}
 		}
+	}
+	if (sections && fl_job_keep_sections(&job, sections, err, sizeof(err))) {
+		fprintf(stderr, "faultline: %s\n", err);
+		return FL_EXIT_USAGE;
 	}
 	if (fl_job_finish(&job, sets, nsets, backing, &plan, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s\n", err);

@@ -23,6 +23,7 @@ import importlib.util
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -218,8 +219,22 @@ def _tcg_soft_lockup(base):
 
 
 def _vm_checks(argv, pattern, timeout):
-    """Run a VM test; returns (entries, stdout, returncode, results base)."""
-    p = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    """Run a VM test; returns (entries, process, results base).  A test still
+    running after TIMEOUT s is killed with its guests (its own session, so
+    no qemu is left behind) and returns 124 with what it had printed: a
+    failure with the tail, never a traceback without the summary line
+    (CI once lost its whole tally that way)."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, cwd=ROOT, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            rc = 124
+            err = f"{err}\n{os.path.basename(argv[0])}: killed after {timeout} s"
+    p = subprocess.CompletedProcess(argv, rc, out, err)
     entries, base = [], None
     for line in p.stdout.splitlines():
         if line.startswith("vm: results in "):

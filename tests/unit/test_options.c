@@ -157,6 +157,29 @@ static void cli_set_overrides_job(void **state)
 	unlink(path);
 }
 
+static void section_keeps_named_in_job_order(void **state)
+{
+	static struct fl_job job;
+	struct fl_plan plan;
+	char err[512];
+	char *path = write_job("[a]\nworkload=populate\nsize=4M\n[b]\nworkload=populate\nsize=8M\n"
+			       "[c]\nworkload=populate\nsize=2M\n");
+
+	assert_int_equal(fl_job_load(path, &job, err, sizeof(err)), 0);
+	assert_int_equal(fl_job_keep_sections(&job, "c,a", err, sizeof(err)), 0);
+	assert_int_equal(fl_job_expand(&job, "anon-4k", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.nr_cases, 2);
+	assert_string_equal(plan.cases[0].section, "a");
+	assert_string_equal(plan.cases[1].section, "c");
+	assert_string_equal(plan.cases[1].label, "populate/anon-4k/size=2M");
+	fl_plan_free(&plan);
+	assert_int_equal(fl_job_load(path, &job, err, sizeof(err)), 0);
+	assert_int_equal(fl_job_keep_sections(&job, "a,d", err, sizeof(err)), -1);
+	if (!strstr(err, "no section [d]") || !strstr(err, "it has: a b c"))
+		fail_msg("got '%s'", err);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +189,7 @@ int main(void)
 		cmocka_unit_test(job_expands_cross_product),
 		cmocka_unit_test(job_errors_name_file_and_line),
 		cmocka_unit_test(cli_set_overrides_job),
+		cmocka_unit_test(section_keeps_named_in_job_order),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

@@ -8,11 +8,11 @@ Checks scripts/pmem-setup on the emulated namespace, in order:
   3. a namespace with a mounted ext4 holding a file is refused (exit 2),
      the output names the mount and the signature, the file survives;
   4. unmounted but with the ext4 signature: devdax refused (exit 2);
-  5. fsdax --force --fs xfs: mounted -o dax at /mnt/pmem; faultline's
-     dax cases run on it (DAX_JOB, results in /host/fsdax-xfs);
+  5. fsdax --force --fs xfs: mounted -o dax at /mnt/pmem; DAX_JOB's
+     FSDAX_SECTIONS all pass on it (results in /host/fsdax-xfs);
   6. devdax while xfs is mounted: refused (exit 2);
-  7. devdax --force --align 2M: /dev/daxX.Y with align 2 MiB; faultline's
-     devdax cases run on it (results in /host/devdax).
+  7. devdax --force --align 2M: /dev/daxX.Y with align 2 MiB;
+     DEVDAX_SECTIONS all pass on it (results in /host/devdax).
 Writes /host/pmem-setup-test.json: one entry per check with rc and output.
 """
 
@@ -26,6 +26,21 @@ HOST = "/host"
 VM = HOST + "/vm"
 SETUP = [sys.executable, VM + "/pmem-setup"]
 checks = []
+# dax.job's sections that tell a right setup from a wrong one (pmds where
+# aligned, pte or EINVAL where not), and GUP on it.  Not the whole job: its
+# [dax-fio] reads 2 GiB per fio run for 11 rounds (issue 5, check 3), a
+# timing that belongs to tests/vm/dax-fio, not to a setup check.
+FSDAX_SECTIONS = "dax-modes,dax-va-misaligned,dax-size-above,dax-gup"
+DEVDAX_SECTIONS = "dax-devdax,dax-devdax-misaligned,dax-gup-devdax"
+
+
+def save(done=False):
+    """Written after every check: a guest that hangs later still leaves
+    the checks it finished for the host to report."""
+    with open(HOST + "/pmem-setup-test.json.tmp", "w") as f:
+        json.dump({"kernel": os.uname().release, "done": done,
+                   "checks": checks}, f, indent=1)
+    os.replace(HOST + "/pmem-setup-test.json.tmp", HOST + "/pmem-setup-test.json")
 
 
 def run(cmd, **kw):
@@ -46,6 +61,7 @@ def check(name, cmd, want_rc, must_contain=(), then=None):
         ok, out = False, out + "\n" + extra
     checks.append({"check": name, "command": cmd, "rc": rc,
                    "want_rc": want_rc, "pass": ok, "output": out})
+    save()
     print(f"pmem-setup-test: {'PASS' if ok else 'FAIL'} {name} (rc {rc})",
           flush=True)
     print(out, flush=True)
@@ -57,11 +73,33 @@ def mount_line(mnt):
         return next((l for l in f if l.split()[1] == mnt), "")
 
 
-def faultline(outdir, *args):
+def faultline(name, outdir, sections, *args):
+    """faultline's dax cases of SECTIONS (the job's) on the namespace as
+    pmem-setup left it.  The check passes when every case passed: the
+    sections chosen expect pmds where the geometry is right (aligned cases,
+    devdax align 2M) and a pte fallback or a refused mmap where it is not,
+    so a namespace set up without su=2m or the wrong align fails here."""
     rc, out = run(["/usr/local/bin/faultline", "run", "--prepare", "-q",
-                   "--out", outdir, *args, VM + "/" + os.environ["DAX_JOB"]])
-    checks.append({"check": "faultline " + outdir, "rc": rc,
-                   "pass": rc in (0, 1), "output": out[-4000:]})
+                   "--out", outdir, "--section", sections, *args,
+                   VM + "/" + os.environ["DAX_JOB"]])
+    status = {}
+    try:
+        with open(outdir + "/results.jsonl") as f:
+            for line in f:
+                r = json.loads(line)
+                status.setdefault(r["status"], []).append(r["case"])
+    except (OSError, ValueError) as e:
+        out += f"\nresults.jsonl: {e}"
+    summary = ", ".join(f"{len(v)} {k}" for k, v in sorted(status.items()))
+    bad = [c for k, v in status.items() if k != "pass" for c in v]
+    ok = rc == 0 and status.get("pass") and not bad
+    checks.append({"check": f"{name}: faultline's [{sections}] cases all pass",
+                   "summary": summary, "rc": rc, "pass": bool(ok),
+                   "output": ("not passed: " + "; ".join(bad) + "\n" if bad else "")
+                   + out[-4000:]})
+    save()
+    print(f"pmem-setup-test: {'PASS' if ok else 'FAIL'} {name}: faultline {summary}",
+          flush=True)
     print(out[-4000:], flush=True)
 
 
@@ -100,7 +138,8 @@ def main():
           "dax" in mount_line("/mnt/pmem") else
           "not xfs -o dax: " + mount_line("/mnt/pmem"))
     if " xfs " in mount_line("/mnt/pmem"):
-        faultline(HOST + "/fsdax-xfs", "--set", "dax_dir=/mnt/pmem")
+        faultline("fsdax xfs", HOST + "/fsdax-xfs", FSDAX_SECTIONS,
+                  "--set", "dax_dir=/mnt/pmem")
 
     check("mounted xfs refused (devdax)", SETUP + ["devdax", "namespace0.0"],
           2, ["mounted at /mnt/pmem", "xfs", "refusing"])
@@ -112,10 +151,9 @@ def main():
     dev = next((f"/dev/{d}" for d in sorted(os.listdir("/dev"))
                 if d.startswith("dax")), None)
     if dev:
-        faultline(HOST + "/devdax", "--set", "devdax=" + dev)
-    with open(HOST + "/pmem-setup-test.json", "w") as f:
-        json.dump({"kernel": os.uname().release, "checks": checks}, f,
-                  indent=1)
+        faultline("devdax", HOST + "/devdax", DEVDAX_SECTIONS,
+                  "--set", "devdax=" + dev)
+    save(done=True)
     print("pmem-setup-test: done "
           f"{sum(c['pass'] for c in checks)}/{len(checks)} passed", flush=True)
 
