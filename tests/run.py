@@ -284,16 +284,19 @@ def _vm_tool(tally, name, base, args):
     """tests/vm/NAME with args(out) under BASE/NAME-N; its PASS/FAIL lines
     become tally entries.  Retried once when its guest hit a soft lockup
     under TCG (an idle vCPU that never took the IPI of text_poke_bp: seen
-    enabling and removing tracepoints), and the entries say so."""
+    enabling and removing tracepoints), or ran past the tool's own guest
+    timeout (its exit 3), and the entries say so."""
     note = ""
     for attempt in (1, 2):
         out = os.path.join(base, f"{name}-{attempt}")
         entries, p, _ = _vm_checks([os.path.join(ROOT, "tests/vm", name)] + args(out),
                                    r"(PASS|FAIL) (.*)", 1800)
-        stall = _tcg_soft_lockup(out) if p.returncode else None
+        lockup = _tcg_soft_lockup(out) if p.returncode else None
+        stall = (f"TCG guest soft lockup in {lockup}" if lockup else
+                 f"the guest in {out} did not finish in time" if p.returncode == 3 else None)
         if not stall or attempt == 2:
             break
-        note = f" (retried: TCG guest soft lockup in {stall})"
+        note = f" (retried: {stall})"
     for m in entries:
         tally.add("vm", f"{name} {m.group(2)}{note}", "pass" if m.group(1) == "PASS" else "fail")
     if not entries or p.returncode not in (0, 1):
