@@ -203,17 +203,25 @@ def group_unittest(tally, group, directory):
         os.chdir(cwd)
 
 
+# Text patching across two qemu TCG vCPUs (text_poke_bp: int3, sync IPI,
+# write, sync IPI) fails in two ways we have seen: a soft lockup waiting for
+# the IPI (once in ~45 boots; CI's pmem-setup guest wedged the same way),
+# and an int3 trap on a site whose patching had finished, which the kernel
+# no longer claims ("Oops: int3", 7.2, results/samples/dax-job-session5;
+# 5.10/6.1 print "int3: 0000 [#1]").  Neither happens on hardware.
+_TCG_TEXT_PATCH = re.compile(r"soft lockup|\bint3: [0-9a-f]{4} \[#\d+\]")
+
+
 def _tcg_soft_lockup(base):
-    """A guest console under `base` that shows a soft lockup under TCG: vCPU
-    threads of an emulated guest can stall for tens of seconds on a loaded
-    2-core host (seen once in ~45 boots: text_poke_bp waiting on an IPI)."""
+    """A guest console under `base` that shows a soft lockup or a stray int3
+    under TCG (above): returns its path, or None."""
     if not base or not os.path.isdir(base):
         return None
     for d, _, files in os.walk(base):
         if "console.log" in files:
             with open(os.path.join(d, "console.log"), errors="replace") as f:
                 text = f.read()
-            if "soft lockup" in text and "QEMU" in text:
+            if _TCG_TEXT_PATCH.search(text) and "QEMU" in text:
                 return os.path.join(d, "console.log")
     return None
 
@@ -261,7 +269,7 @@ def group_vm(tally):
         stall = _tcg_soft_lockup(base) if p.returncode == 1 else None
         if not stall or attempt == 2:
             break
-        note = f" (retried: TCG guest soft lockup in {stall})"
+        note = f" (retried: TCG guest soft lockup or stray int3 in {stall})"
     for m in entries:
         if m.group(1) == "SKIP:":
             tally.add("vm", "tests/vm/run", "skip", m.group(2))
@@ -292,7 +300,7 @@ def _vm_tool(tally, name, base, args):
         entries, p, _ = _vm_checks([os.path.join(ROOT, "tests/vm", name)] + args(out),
                                    r"(PASS|FAIL) (.*)", 1800)
         lockup = _tcg_soft_lockup(out) if p.returncode else None
-        stall = (f"TCG guest soft lockup in {lockup}" if lockup else
+        stall = (f"TCG guest soft lockup or stray int3 in {lockup}" if lockup else
                  f"the guest in {out} did not finish in time" if p.returncode == 3 else None)
         if not stall or attempt == 2:
             break
