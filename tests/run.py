@@ -212,9 +212,10 @@ def group_unittest(tally, group, directory):
 _TCG_TEXT_PATCH = re.compile(r"soft lockup|\bint3: [0-9a-f]{4} \[#\d+\]")
 
 
-def _tcg_soft_lockup(base):
-    """A guest console under `base` that shows a soft lockup or a stray int3
-    under TCG (above): returns its path, or None."""
+def _tcg_text_patch_fault(base):
+    """The first guest console under `base` that shows a soft lockup or a
+    stray int3 under TCG (above), as the note a retried entry carries, or
+    None."""
     if not base or not os.path.isdir(base):
         return None
     for d, _, files in os.walk(base):
@@ -222,7 +223,7 @@ def _tcg_soft_lockup(base):
             with open(os.path.join(d, "console.log"), errors="replace") as f:
                 text = f.read()
             if _TCG_TEXT_PATCH.search(text) and "QEMU" in text:
-                return os.path.join(d, "console.log")
+                return f"TCG guest soft lockup or stray int3 in {os.path.join(d, 'console.log')}"
     return None
 
 
@@ -266,10 +267,10 @@ def group_vm(tally):
     for attempt in (1, 2):
         entries, p, base = _vm_checks([os.path.join(ROOT, "tests/vm/run"), "--keep"],
                                       r"vm: (ok  |FAIL|SKIP:) ?(.*)", 3600)
-        stall = _tcg_soft_lockup(base) if p.returncode == 1 else None
+        stall = _tcg_text_patch_fault(base) if p.returncode == 1 else None
         if not stall or attempt == 2:
             break
-        note = f" (retried: TCG guest soft lockup or stray int3 in {stall})"
+        note = f" (retried: {stall})"
     for m in entries:
         if m.group(1) == "SKIP:":
             tally.add("vm", "tests/vm/run", "skip", m.group(2))
@@ -290,18 +291,17 @@ def group_vm(tally):
 
 def _vm_tool(tally, name, base, args):
     """tests/vm/NAME with args(out) under BASE/NAME-N; its PASS/FAIL lines
-    become tally entries.  Retried once when its guest hit a soft lockup
-    under TCG (an idle vCPU that never took the IPI of text_poke_bp: seen
-    enabling and removing tracepoints), or ran past the tool's own guest
-    timeout (its exit 3), and the entries say so."""
+    become tally entries.  Retried once when its guest hit a soft lockup or
+    a stray int3 under TCG (text patching across vCPUs, above), or ran past
+    the tool's own guest timeout (its exit 3), and the entries say so."""
     note = ""
     for attempt in (1, 2):
         out = os.path.join(base, f"{name}-{attempt}")
         entries, p, _ = _vm_checks([os.path.join(ROOT, "tests/vm", name)] + args(out),
                                    r"(PASS|FAIL) (.*)", 1800)
-        lockup = _tcg_soft_lockup(out) if p.returncode else None
-        stall = (f"TCG guest soft lockup or stray int3 in {lockup}" if lockup else
-                 f"the guest in {out} did not finish in time" if p.returncode == 3 else None)
+        stall = _tcg_text_patch_fault(out) if p.returncode else None
+        if not stall and p.returncode == 3:
+            stall = f"the guest in {out} did not finish in time"
         if not stall or attempt == 2:
             break
         note = f" (retried: {stall})"

@@ -34,6 +34,12 @@ FSDAX_SECTIONS = "dax-modes,dax-va-misaligned,dax-size-above,dax-gup"
 DEVDAX_SECTIONS = "dax-devdax,dax-devdax-misaligned,dax-gup-devdax"
 
 
+def record(entry):
+    """One finished check, saved at once (below)."""
+    checks.append(entry)
+    save()
+
+
 def save(done=False):
     """Written after every check: a guest that hangs later still leaves
     the checks it finished for the host to report."""
@@ -59,9 +65,8 @@ def check(name, cmd, want_rc, must_contain=(), then=None):
     extra = then() if then and ok else None
     if extra:
         ok, out = False, out + "\n" + extra
-    checks.append({"check": name, "command": cmd, "rc": rc,
-                   "want_rc": want_rc, "pass": ok, "output": out})
-    save()
+    record({"check": name, "command": cmd, "rc": rc,
+            "want_rc": want_rc, "pass": ok, "output": out})
     print(f"pmem-setup-test: {'PASS' if ok else 'FAIL'} {name} (rc {rc})",
           flush=True)
     print(out, flush=True)
@@ -93,11 +98,10 @@ def faultline(name, outdir, sections, *args):
     summary = ", ".join(f"{len(v)} {k}" for k, v in sorted(status.items()))
     bad = [c for k, v in status.items() if k != "pass" for c in v]
     ok = rc == 0 and status.get("pass") and not bad
-    checks.append({"check": f"{name}: faultline's [{sections}] cases all pass",
-                   "summary": summary, "rc": rc, "pass": bool(ok),
-                   "output": ("not passed: " + "; ".join(bad) + "\n" if bad else "")
-                   + out[-4000:]})
-    save()
+    record({"check": f"{name}: faultline's [{sections}] cases all pass",
+            "summary": summary, "rc": rc, "pass": bool(ok),
+            "output": ("not passed: " + "; ".join(bad) + "\n" if bad else "")
+            + out[-4000:]})
     print(f"pmem-setup-test: {'PASS' if ok else 'FAIL'} {name}: faultline {summary}",
           flush=True)
     print(out[-4000:], flush=True)
@@ -146,8 +150,7 @@ def main():
     check("devdax --force", SETUP + ["devdax", "namespace0.0", "--force",
                                      "--align", "2M"], 0, ["devdax ready"])
     rc, out = run(["daxctl", "list"])
-    checks.append({"check": "daxctl list", "rc": rc, "pass": rc == 0,
-                   "output": out})
+    record({"check": "daxctl list", "rc": rc, "pass": rc == 0, "output": out})
     dev = next((f"/dev/{d}" for d in sorted(os.listdir("/dev"))
                 if d.startswith("dax")), None)
     if dev:
