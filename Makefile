@@ -9,6 +9,9 @@ CFLAGS  += $(OPT) $(SAN) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow
 LDLIBS  += $(shell pkg-config --libs $(filter-out numa,$(PKGS)) 2>/dev/null) -lnuma -lz -lpthread -lm
 
 BUILD   := build
+# Workloads register themselves (bench/registry.c): link the whole archive so
+# that every workload object is kept though nothing refers to it by name.
+LIBFL    = -Wl,--whole-archive $(1)/libfaultline.a -Wl,--no-whole-archive
 CORE_SRC := $(filter-out bench/main.c,$(wildcard bench/*.c))
 WL_SRC  := $(wildcard workloads/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -24,7 +27,7 @@ unit: $(UNIT_BIN)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfaultline.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfaultline.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(call LIBFL,$(BUILD)) $(LDLIBS) -lcmocka
 
 # The same tree built with AddressSanitizer and UBSan, for the unit tests
 # and the malformed-input tests.
@@ -60,7 +63,7 @@ $(BUILD)/libfaultline.a: $(CORE_OBJ) $(WL_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/faultline: $(BUILD)/bench/main.o $(BUILD)/libfaultline.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call LIBFL,$(BUILD)) $(LDLIBS)
 
 # The README's workload table comes from the option tables.
 readme: $(BUILD)/faultline
@@ -92,7 +95,7 @@ fuzz-build:
 		SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BIN)
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libfaultline.a $(HDRS)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< build/fuzz/libfaultline.a $(LDLIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(call LIBFL,build/fuzz) $(LDLIBS)
 
 fuzz: fuzz-build
 	/usr/bin/python3 tests/fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_BIN)

@@ -1,36 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The workload registry: adding a workload is one line here (plus its file
- * in workloads/ and a job file).
+ * The workload registry.  A workload file ends with
+ * FL_WORKLOAD_REGISTER(wl_name), which puts a pointer to its struct in the
+ * "fl_workloads" ELF section; the linker bounds that section with
+ * __start_/__stop_ symbols, as fio's engines register themselves from their
+ * own files.  Adding a workload is its file, a job section and a test:
+ * nothing here changes.  (The archive is linked --whole-archive so that a
+ * workload nothing calls by name is still linked in.)
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "workload.h"
 
-extern const struct workload wl_populate, wl_fault_scale, wl_null;
-extern const struct workload wl_gup_bench, wl_notifier_vs_pinned;
-extern const struct workload wl_numa_migrate, wl_device_migrate, wl_device_exclusive;
-extern const struct workload wl_gup_user, wl_cow_pin, wl_cow_race;
-extern const struct workload wl_dax_populate, wl_dax_gup;
-extern const struct workload wl_test_crash;
+extern const struct workload *const __start_fl_workloads[];
+extern const struct workload *const __stop_fl_workloads[];
 
-const struct workload *const fl_workloads[] = {
-	&wl_populate,
-	&wl_fault_scale,
-	&wl_null,
-	&wl_gup_bench,
-	&wl_notifier_vs_pinned,
-	&wl_numa_migrate,
-	&wl_device_migrate,
-	&wl_device_exclusive,
-	&wl_gup_user,
-	&wl_cow_pin,
-	&wl_cow_race,
-	&wl_dax_populate,
-	&wl_dax_gup,
-	&wl_test_crash,		/* test-only: skips unless FAULTLINE_TEST_HOOKS=1 */
-	NULL
-};
+/* The registered workloads by name, NULL-terminated; built before main(). */
+const struct workload *const *fl_workloads;
+
+static int by_name(const void *a, const void *b)
+{
+	const struct workload *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+__attribute__((constructor)) static void fl_registry_init(void)
+{
+	size_t n = (size_t)(__stop_fl_workloads - __start_fl_workloads);
+	const struct workload **list = calloc(n + 1, sizeof(*list));
+
+	if (!list)
+		abort();
+	memcpy(list, __start_fl_workloads, n * sizeof(*list));
+	qsort(list, n, sizeof(*list), by_name);
+	fl_workloads = list;
+}
 
 const struct workload *fl_workload_by_name(const char *name)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The workload contract.  A workload is one file in workloads/ defining one
- * `struct workload`, registered by one line in bench/registry.c.  It owns
+ * `struct workload` and registering it with FL_WORKLOAD_REGISTER().  It owns
  * only the kernel interaction it exists to exercise: the core owns the loop,
  * the clock, placement, repetitions, statistics and output.  Workloads never
  * print and never read a clock of their own: per-operation latency goes
@@ -177,8 +177,16 @@ void fl_case_detail(struct fl_case *c, const char *key, const char *value);
 /* "EOPNOTSUPP" for an errno, positive or negative (bench/errname.c). */
 const char *fl_errno_name(int e);
 
-/* The registry (bench/registry.c). */
-extern const struct workload *const fl_workloads[];
+/*
+ * The registry (bench/registry.c): a workload file ends with
+ * FL_WORKLOAD_REGISTER(wl_name); fl_workloads lists them by name,
+ * NULL-terminated.
+ */
+#define FL_WORKLOAD_REGISTER(wl)						\
+	static const struct workload *const fl_registered_##wl			\
+	__attribute__((used, section("fl_workloads"), aligned(sizeof(void *)))) = &(wl)
+
+extern const struct workload *const *fl_workloads;
 const struct workload *fl_workload_by_name(const char *name);
 
 #endif

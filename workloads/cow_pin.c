@@ -916,3 +916,5 @@ const struct workload wl_cow_pin = {
 	.check = cow_pin_check,
 	.teardown = cow_pin_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_cow_pin);

@@ -727,3 +727,5 @@ const struct workload wl_cow_race = {
 	.check = cow_race_check,
 	.teardown = cow_race_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_cow_race);

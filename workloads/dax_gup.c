@@ -523,3 +523,5 @@ const struct workload wl_dax_gup = {
 	.check = dg_check,
 	.teardown = dg_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_dax_gup);

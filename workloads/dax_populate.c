@@ -1580,3 +1580,5 @@ const struct workload wl_dax_populate = {
 	.check = dp_check,
 	.teardown = dp_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_dax_populate);

@@ -429,3 +429,5 @@ const struct workload wl_device_exclusive = {
 	.check = dx_check,
 	.teardown = dx_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_device_exclusive);

@@ -364,3 +364,5 @@ const struct workload wl_device_migrate = {
 	.check = dm_check,
 	.teardown = dm_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_device_migrate);

@@ -126,3 +126,5 @@ const struct workload wl_fault_scale = {
 	.check = fault_scale_check,
 	.teardown = fault_scale_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_fault_scale);

@@ -212,3 +212,5 @@ const struct workload wl_gup_bench = {
 	.check = gup_check,
 	.teardown = gup_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_gup_bench);

@@ -585,3 +585,5 @@ const struct workload wl_gup_user = {
 	.check = gup_user_check,
 	.teardown = gup_user_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_gup_user);

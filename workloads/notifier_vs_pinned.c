@@ -431,3 +431,5 @@ const struct workload wl_notifier_vs_pinned = {
 	.check = nvp_check,
 	.teardown = nvp_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_notifier_vs_pinned);

@@ -43,3 +43,5 @@ const struct workload wl_null = {
 	.config_size = sizeof(struct null_conf),
 	.run = null_run,
 };
+
+FL_WORKLOAD_REGISTER(wl_null);

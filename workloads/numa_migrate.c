@@ -1166,3 +1166,5 @@ const struct workload wl_numa_migrate = {
 	.check = nm_check,
 	.teardown = nm_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_numa_migrate);

@@ -225,3 +225,5 @@ const struct workload wl_populate = {
 	.check = populate_check,
 	.teardown = populate_teardown,
 };
+
+FL_WORKLOAD_REGISTER(wl_populate);

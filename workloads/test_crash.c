@@ -110,3 +110,5 @@ const struct workload wl_test_crash = {
 	.supported = crash_supported,
 	.run = crash_run,
 };
+
+FL_WORKLOAD_REGISTER(wl_test_crash);
