@@ -8,7 +8,9 @@
  * consumers read it.  JUnit follows the schema Jenkins' xUnit plugin
  * validates against (junit-10.xsd): testsuites > testsuite(properties,
  * testcase*) with tests/failures/errors/skipped counts, each testcase with
- * at most one of skipped, failure or error and its system-out.
+ * at most one of skipped, failure or error and its system-out.  That schema
+ * has no properties inside a testcase, so each case's headline figure is a
+ * suite property named after the case (and is repeated in its system-out).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -157,6 +159,20 @@ int fl_junit_write(const char *path, const json_t *records, const char *suite, d
 	xml_text(f, suite);
 	fprintf(f, "\" tests=\"%u\" failures=\"%u\" errors=\"%u\" skipped=\"%u\" time=\"%.3f\">\n",
 		n, fails, errors, skips, seconds);
+	fputs("    <properties>\n", f);
+	json_array_foreach(records, i, rec) {
+		const char *name, *unit;
+		double med;
+
+		if (!headline(rec, &name, &med, &unit))
+			continue;
+		fputs("      <property name=\"", f);
+		xml_text(f, rec_str(rec, "case"));
+		fprintf(f, " %s\" value=\"%.6g ", name, med);
+		xml_text(f, unit);
+		fputs("\"/>\n", f);
+	}
+	fputs("    </properties>\n", f);
 	json_array_foreach(records, i, rec)
 		junit_case(f, rec);
 	fputs("  </testsuite>\n</testsuites>\n", f);
