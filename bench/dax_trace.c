@@ -34,18 +34,26 @@ void fl_dax_trace_run_begin(void)
 	snprintf(run_name, sizeof(run_name), "faultline-dax-%d", (int)getpid());
 }
 
-/* Looked up without libtracefs, which would mount tracefs for a run that never used it. */
+/*
+ * Looked up in /proc/mounts, not through libtracefs, which mounts tracefs
+ * when it is not: a run that never traced must not change the system.
+ */
 bool fl_dax_trace_attached(void)
 {
-	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	char path[128];
+	FILE *f = run_name[0] ? fopen("/proc/mounts", "r") : NULL;
+	char src[256], mnt[256], type[64], path[600];
+	bool found = false;
 
-	for (size_t i = 0; run_name[0] && i < sizeof(roots) / sizeof(roots[0]); i++) {
-		snprintf(path, sizeof(path), "%s/instances/%s", roots[i], run_name);
-		if (!access(path, F_OK))
-			return true;
+	if (!f)
+		return false;
+	while (!found && fscanf(f, "%255s %255s %63s %*[^\n]", src, mnt, type) == 3) {
+		if (strcmp(type, "tracefs"))
+			continue;
+		snprintf(path, sizeof(path), "%s/instances/%s", mnt, run_name);
+		found = !access(path, F_OK);
 	}
-	return false;
+	fclose(f);
+	return found;
 }
 
 void fl_dax_trace_run_end(void)
