@@ -6,6 +6,9 @@
  * beside them and compare like with like.  Part of the dax-populate
  * workload (dax_populate.c); `faultline describe dax-populate` lists the
  * options (bw_passes, bw_write, bs, read_buf).
+ *
+ * To use:
+ *   faultline run dax-populate --backing fsdax --set bw_passes=4 --set bw_write=persist
  */
 #include <errno.h>
 #include <inttypes.h>
