@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Memory backings (see backing.h).  Mapping is done in two steps so that
- * alignment never costs population: reserve len + align of PROT_NONE
- * address space, then mmap(MAP_FIXED) the real mapping at the aligned
- * address inside it (with MAP_POPULATE if asked) and release the rest.
- * Populating an oversized mapping and trimming it afterwards would measure
- * the trimmed part too.
+ * alignment never costs population: reserve PROT_NONE address space at
+ * the aligned address (fl_map_open), then mmap(MAP_FIXED) the real
+ * mapping over it, with MAP_POPULATE if asked (fl_map_mmap).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,16 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 
 #include "backing.h"
 #include "mmflags.h"
 #include "sysfs.h"
+#include "workload.h"
 
 /* /proc/kpageflags bits (include/uapi/linux/kernel-page-flags.h). */
 #define KPF_ANON	12
@@ -238,26 +240,59 @@ void fl_backing_mask_str(unsigned mask, char *buf, size_t len)
 					fl_backings[i].name);
 }
 
+/* Give the new file @m->fd its @flen bytes as @lay asks. */
+static int alloc_file(struct fl_mapping *m, size_t flen, const struct fl_map_layout *lay,
+		      const char *dir, char *why, size_t whylen)
+{
+	bool written = lay->alloc == FL_ALLOC_WRITTEN;
+	int e;
+
+	/* pmd faults need allocated, 2 MiB aligned extents: fsdax files are fallocated. */
+	if (lay->alloc == FL_ALLOC_SPARSE || (lay->alloc == FL_ALLOC_DEFAULT && m->backing != FL_BACKING_FSDAX)) {
+		if (!ftruncate(m->fd, (off_t)flen))
+			return 0;
+		e = errno;
+		return snprintf(why, whylen, "ftruncate %s: %s", m->path, strerror(e)), -e;
+	}
+	if (written && (!lay->fill || !lay->fill_len))
+		return snprintf(why, whylen, "FL_ALLOC_WRITTEN without data to write"), -EINVAL;
+	if (fallocate(m->fd, 0, 0, (off_t)flen)) {
+		e = errno;
+		return snprintf(why, whylen, "fallocate %zu MiB on %s: %s", flen >> 20, dir, strerror(e)), -e;
+	}
+	for (size_t off = 0; written && off < flen; off += lay->fill_len) {
+		size_t n = flen - off < lay->fill_len ? flen - off : lay->fill_len;
+
+		if (pwrite(m->fd, lay->fill, n, (off_t)off) != (ssize_t)n) {
+			e = errno ? errno : EIO;
+			return snprintf(why, whylen, "pwrite %s at %zu: %s", dir, off, strerror(e)), -e;
+		}
+	}
+	return 0;
+}
+
 static int open_backing_file(const struct fl_backing_conf *conf, enum fl_backing_id b,
-			     size_t len, struct fl_mapping *m, char *why, size_t whylen)
+			     size_t flen, const struct fl_map_layout *lay, struct fl_mapping *m,
+			     char *why, size_t whylen)
 {
 	char dir[256];
 	const char *err;
 	int fd;
 
-	if (b == FL_BACKING_SHMEM) {
-		fd = memfd_create("faultline", MFD_CLOEXEC);
-		snprintf(m->path, sizeof(m->path), "memfd:faultline");
-	} else if (b == FL_BACKING_DEVDAX) {
+	if (b == FL_BACKING_DEVDAX) {
 		if (conf->devdax[0])
 			snprintf(m->path, sizeof(m->path), "%s", conf->devdax);
 		else if (fl_find_devdax(m->path, sizeof(m->path)))
 			return snprintf(why, whylen, "no devdax device"), -ENODEV;
-		fd = open(m->path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
+		m->fd = open(m->path, O_RDWR | O_CLOEXEC);
+		if (m->fd < 0)
 			return snprintf(why, whylen, "open %s: %s", m->path, strerror(errno)), -errno;
-		m->fd = fd;
 		return 0;
+	}
+	if (b == FL_BACKING_SHMEM) {
+		snprintf(dir, sizeof(dir), "memfd");
+		snprintf(m->path, sizeof(m->path), "memfd:faultline");
+		fd = memfd_create("faultline", MFD_CLOEXEC);
 	} else {
 		if (b == FL_BACKING_FSDAX) {
 			err = dax_dir(conf, dir, sizeof(dir));
@@ -269,25 +304,140 @@ static int open_backing_file(const struct fl_backing_conf *conf, enum fl_backing
 		snprintf(m->path, sizeof(m->path), "%s/faultline.XXXXXX", dir);
 		fd = mkostemp(m->path, O_CLOEXEC);
 		/* Unlinked at once: a killed run leaves no file behind. */
-		if (fd >= 0)
+		if (fd >= 0 && !(m->flags & FL_MAP_KEEP_NAME))
 			unlink(m->path);
 	}
 	if (fd < 0)
 		return snprintf(why, whylen, "create %s: %s", m->path, strerror(errno)), -errno;
 	m->fd = fd;
-	if (b == FL_BACKING_FSDAX) {
-		/* pmd faults need fully allocated, 2 MiB aligned extents. */
-		if (fallocate(fd, 0, 0, (off_t)len)) {
-			int e = errno;
+	return alloc_file(m, flen, lay, dir, why, whylen);
+}
 
-			snprintf(why, whylen, "fallocate %zu MiB on %s: %s", len >> 20, dir, strerror(e));
-			return -e;
-		}
-	} else if (ftruncate(fd, (off_t)len)) {
-		int e = errno;
+static bool is_anon(enum fl_backing_id b)
+{
+	return b == FL_BACKING_ANON_4K || b == FL_BACKING_THP ||
+	       b == FL_BACKING_HUGETLB_2M || b == FL_BACKING_HUGETLB_1G;
+}
 
-		snprintf(why, whylen, "ftruncate %s: %s", m->path, strerror(e));
-		return -e;
+size_t fl_map_len(enum fl_backing_id b, size_t len, unsigned flags)
+{
+	size_t unit = flags & FL_MAP_EXACT ? SZ_4K : fl_backings[b].page_size;
+
+	return (len + unit - 1) & ~(unit - 1);
+}
+
+uint64_t fl_map_size_as_run(struct fl_case *c, uint64_t *size, unsigned flags)
+{
+	size_t len = fl_map_len(c->backing, *size, flags);
+	char asked[32];
+
+	if (len != *size) {
+		fl_format_size(*size, asked, sizeof(asked));
+		fl_case_detail(c, "size_asked", asked);
+		*size = len;
+	}
+	return *size;
+}
+
+void *fl_reserve_va(size_t len, size_t align, size_t off)
+{
+	size_t rlen = len + 2 * align;
+	char *r = mmap(NULL, rlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), *at;
+
+	if (r == MAP_FAILED)
+		return r;
+	at = (char *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1)) + off;
+	/* Give back the head and tail around it. */
+	if (at > r)
+		munmap(r, (size_t)(at - r));
+	if (at + len < r + rlen)
+		munmap(at + len, (size_t)(r + rlen - (at + len)));
+	return at;
+}
+
+int fl_map_open(const struct fl_backing_conf *conf, enum fl_backing_id b, size_t len,
+		unsigned flags, const struct fl_map_layout *lay, struct fl_mapping *m,
+		char *why, size_t whylen)
+{
+	static const struct fl_map_layout plain;
+	size_t align = fl_backings[b].page_size;
+	int ret;
+
+	if (!lay)
+		lay = &plain;
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->backing = b;
+	m->flags = flags;
+	m->len = fl_map_len(b, len, flags);
+	if (!is_anon(b)) {
+		m->file_off = lay->file_off;
+		ret = open_backing_file(conf, b, (size_t)lay->file_off + m->len, lay, m, why, whylen);
+		if (ret)
+			goto out_close;
+	}
+	if (flags & FL_MAP_VA_ANY)
+		return 0;
+	/*
+	 * Reserve first, then map over it: alignment never costs population
+	 * (an oversized populated mapping trimmed afterwards would measure
+	 * the trimmed part too).
+	 */
+	m->map_addr = fl_reserve_va(m->len, align, lay->va_off);
+	if (m->map_addr == MAP_FAILED) {
+		ret = -errno;
+		m->map_addr = NULL;
+		snprintf(why, whylen, "reserve %zu MiB of address space: %s", (m->len + 2 * align) >> 20,
+			 strerror(-ret));
+		goto out_close;
+	}
+	m->map_len = m->len;
+	return 0;
+
+out_close:
+	fl_unmap(m);
+	return ret;
+}
+
+int fl_map_mmap(struct fl_mapping *m)
+{
+	const struct fl_backing *bk = &fl_backings[m->backing];
+	int mflags;
+	void *p;
+
+	if (is_anon(m->backing)) {
+		mflags = MAP_PRIVATE | MAP_ANONYMOUS;
+		if (m->backing == FL_BACKING_HUGETLB_2M)
+			mflags |= MAP_HUGETLB | MAP_HUGE_2MB;
+		if (m->backing == FL_BACKING_HUGETLB_1G)
+			mflags |= MAP_HUGETLB | MAP_HUGE_1GB;
+	} else {
+		mflags = (m->flags & FL_MAP_PRIVATE) ? MAP_PRIVATE : MAP_SHARED;
+		if (m->flags & FL_MAP_SYNC)
+			mflags = MAP_SHARED_VALIDATE | MAP_SYNC;
+	}
+	if (m->flags & FL_MAP_POPULATE)
+		mflags |= MAP_POPULATE;
+	if (m->flags & FL_MAP_LOCKED)
+		mflags |= MAP_LOCKED;
+	if (m->map_addr)
+		mflags |= MAP_FIXED;	/* over our own reservation */
+	/*
+	 * With MAP_POPULATE the first faults happen inside this mmap(), before
+	 * any madvise() can apply: a THP map-populate case only gets huge
+	 * pages with transparent_hugepage/enabled=always (populate.c says so
+	 * in its skip reason).  fl_verify() reports what was actually given.
+	 */
+	p = mmap(m->map_addr, m->len, PROT_READ | PROT_WRITE, mflags, m->fd, (off_t)m->file_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->addr = m->map_addr = p;
+	m->map_len = m->len;
+	if (!(m->flags & FL_MAP_NO_ADVISE)) {
+		if (bk->id == FL_BACKING_THP)
+			madvise(p, m->len, MADV_HUGEPAGE);
+		else if (bk->id == FL_BACKING_ANON_4K || bk->id == FL_BACKING_SHMEM)
+			madvise(p, m->len, MADV_NOHUGEPAGE);
 	}
 	return 0;
 }
@@ -295,90 +445,87 @@ static int open_backing_file(const struct fl_backing_conf *conf, enum fl_backing
 int fl_map(const struct fl_backing_conf *conf, enum fl_backing_id b,
 	   size_t len, unsigned flags, struct fl_mapping *m, char *why, size_t whylen)
 {
-	const struct fl_backing *bk = &fl_backings[b];
-	size_t align = bk->page_size, rlen;
-	int mflags = 0, prot = PROT_READ | PROT_WRITE, ret;
-	char *resv, *aligned;
-	void *p;
+	int ret = fl_map_open(conf, b, len, flags, NULL, m, why, whylen);
 
-	memset(m, 0, sizeof(*m));
-	m->fd = -1;
-	m->backing = b;
-	len = (len + align - 1) & ~(align - 1);
-	m->len = len;
-
-	if (b == FL_BACKING_ANON_4K || b == FL_BACKING_THP ||
-	    b == FL_BACKING_HUGETLB_2M || b == FL_BACKING_HUGETLB_1G) {
-		mflags = MAP_PRIVATE | MAP_ANONYMOUS;
-		if (b == FL_BACKING_HUGETLB_2M)
-			mflags |= MAP_HUGETLB | MAP_HUGE_2MB;
-		if (b == FL_BACKING_HUGETLB_1G)
-			mflags |= MAP_HUGETLB | MAP_HUGE_1GB;
-	} else {
-		ret = open_backing_file(conf, b, len, m, why, whylen);
-		if (ret)
-			goto out_close;
-		mflags = (flags & FL_MAP_PRIVATE) ? MAP_PRIVATE : MAP_SHARED;
-		if (flags & FL_MAP_SYNC)
-			mflags = MAP_SHARED_VALIDATE | MAP_SYNC;
+	if (ret)
+		return ret;
+	ret = fl_map_mmap(m);
+	if (ret) {
+		snprintf(why, whylen, "mmap %zu MiB %s: %s", m->len >> 20, fl_backings[b].name,
+			 strerror(-ret));
+		fl_unmap(m);
 	}
-	if (flags & FL_MAP_POPULATE)
-		mflags |= MAP_POPULATE;
-	if (flags & FL_MAP_LOCKED)
-		mflags |= MAP_LOCKED;
-
-	rlen = len + align;
-	resv = mmap(NULL, rlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (resv == MAP_FAILED) {
-		ret = -errno;
-		snprintf(why, whylen, "reserve %zu MiB of address space: %s", rlen >> 20, strerror(errno));
-		goto out_close;
-	}
-	aligned = (char *)(((uintptr_t)resv + align - 1) & ~(uintptr_t)(align - 1));
-	/* Give back the unaligned head and tail before the real mmap. */
-	if (aligned > resv)
-		munmap(resv, (size_t)(aligned - resv));
-	if (aligned + len < resv + rlen)
-		munmap(aligned + len, (size_t)(resv + rlen - (aligned + len)));
-
-	/*
-	 * With MAP_POPULATE the first faults happen inside this mmap(), before
-	 * any madvise() can apply: a THP map-populate case only gets huge
-	 * pages with transparent_hugepage/enabled=always (populate.c says so
-	 * in its skip reason).  fl_verify() reports what was actually given.
-	 */
-	p = mmap(aligned, len, prot, mflags | MAP_FIXED, m->fd, 0);
-	if (p == MAP_FAILED) {
-		ret = -errno;
-		snprintf(why, whylen, "mmap %zu MiB %s: %s", len >> 20, bk->name, strerror(errno));
-		munmap(aligned, len);
-		goto out_close;
-	}
-	m->addr = m->map_addr = p;
-	m->map_len = len;
-	if (!(flags & FL_MAP_NO_ADVISE)) {
-		if (b == FL_BACKING_THP)
-			madvise(p, len, MADV_HUGEPAGE);
-		else if (b == FL_BACKING_ANON_4K || b == FL_BACKING_SHMEM)
-			madvise(p, len, MADV_NOHUGEPAGE);
-	}
-	return 0;
-
-out_close:
-	if (m->fd >= 0)
-		close(m->fd);
-	m->fd = -1;
 	return ret;
 }
 
 void fl_unmap(struct fl_mapping *m)
 {
+	/* The mapping, or the reservation it was to replace. */
 	if (m->map_addr)
 		munmap(m->map_addr, m->map_len);
 	if (m->fd >= 0)
 		close(m->fd);
+	if ((m->flags & FL_MAP_KEEP_NAME) && m->path[0] == '/' && m->backing != FL_BACKING_DEVDAX)
+		unlink(m->path);
 	m->map_addr = m->addr = NULL;
 	m->fd = -1;
+	m->path[0] = '\0';
+}
+
+long fl_map_extents(const struct fl_mapping *m, uint64_t *base, uint8_t **ok)
+{
+	enum { NEXT = 512 };
+	struct fiemap *fm = calloc(1, sizeof(*fm) + NEXT * sizeof(struct fiemap_extent));
+	uint64_t off = m->file_off, end = off + m->len;
+	uint64_t first = (off + SZ_2M - 1) & ~(SZ_2M - 1), pos = first;
+	uint64_t run_l = 0, run_p = 0, run_len = 0;
+	size_t n = end > first ? (size_t)((end - first) / SZ_2M) : 0;
+	uint8_t *flags = calloc(n ? n : 1, 1);
+	long ret = -1;
+
+	if (!fm || !flags)
+		goto out;
+	*base = first;
+	while (pos < end) {
+		memset(fm, 0, sizeof(*fm));
+		fm->fm_start = pos;
+		fm->fm_length = end - pos;
+		fm->fm_flags = FIEMAP_FLAG_SYNC;
+		fm->fm_extent_count = NEXT;
+		if (ioctl(m->fd, FS_IOC_FIEMAP, fm))
+			goto out;
+		if (!fm->fm_mapped_extents)
+			break;
+		for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
+			struct fiemap_extent *e = &fm->fm_extents[i];
+
+			/* Merge runs contiguous in both file and device. */
+			if (run_len && e->fe_logical == run_l + run_len && e->fe_physical == run_p + run_len) {
+				run_len += e->fe_length;
+			} else {
+				run_l = e->fe_logical;
+				run_p = e->fe_physical;
+				run_len = e->fe_length;
+			}
+			for (size_t c = 0; c < n; c++) {
+				uint64_t cl = first + c * SZ_2M;
+
+				if (cl >= run_l && cl + SZ_2M <= run_l + run_len &&
+				    !((run_p + (cl - run_l)) & (SZ_2M - 1)))
+					flags[c] = 1;
+			}
+			pos = e->fe_logical + e->fe_length;
+			if (e->fe_flags & FIEMAP_EXTENT_LAST)
+				pos = end;
+		}
+	}
+	*ok = flags;
+	flags = NULL;
+	ret = (long)n;
+out:
+	free(fm);
+	free(flags);
+	return ret;
 }
 
 /* Sum the smaps fields of every VMA overlapping [start, end). */

@@ -47,16 +47,36 @@ struct fl_backing_conf {
 #define FL_MAP_SYNC	0x4	/* MAP_SHARED_VALIDATE|MAP_SYNC (fsdax only) */
 #define FL_MAP_LOCKED	0x8	/* MAP_LOCKED */
 #define FL_MAP_NO_ADVISE 0x10	/* skip the backing's madvise (tests) */
+#define FL_MAP_EXACT	0x20	/* round @len to 4 KiB only, not to the backing's page */
+#define FL_MAP_VA_ANY	0x40	/* VA wherever mmap(NULL) puts it: no alignment, no va_off */
+#define FL_MAP_KEEP_NAME 0x80	/* file backings: the file keeps its name until fl_unmap */
+
+/* How fl_map_open() allocates a file backing's blocks. */
+enum fl_alloc {
+	FL_ALLOC_DEFAULT,	/* fsdax: fallocate (unwritten extents); others: ftruncate */
+	FL_ALLOC_WRITTEN,	/* fallocate, then every byte written (fill) */
+	FL_ALLOC_SPARSE,	/* ftruncate only: holes */
+};
+
+/* Where a mapping lies, beyond fl_map()'s defaults (all zero). */
+struct fl_map_layout {
+	size_t va_off;		/* VA = a boundary of the backing's page + va_off (< the page) */
+	uint64_t file_off;	/* file/device offset mapped; a file is file_off + len long */
+	enum fl_alloc alloc;
+	const void *fill;	/* FL_ALLOC_WRITTEN: the data written, fill_len bytes at a time */
+	size_t fill_len;
+};
 
 struct fl_mapping {
 	enum fl_backing_id backing;
-	void *addr;		/* what the workload uses */
+	void *addr;		/* what the workload uses; NULL until mapped */
 	size_t len;
-	void *map_addr;		/* what was mmap()ed (may be larger, for alignment) */
+	void *map_addr;		/* what was mmap()ed, or the reservation before */
 	size_t map_len;
 	int fd;			/* file/shmem/dax backings, else -1 */
 	uint64_t file_off;
-	char path[512];		/* file backings: the file, removed at unmap */
+	unsigned flags;		/* FL_MAP_* */
+	char path[512];		/* file backings: the file (unlinked at once unless KEEP_NAME) */
 };
 
 struct fl_backing {
@@ -83,12 +103,51 @@ void fl_backing_mask_str(unsigned mask, char *buf, size_t len);
  * Map @len bytes (rounded up to the backing's page size), aligned to the
  * backing's page size, and apply the advice that asks for that page size
  * (MADV_HUGEPAGE, MADV_NOHUGEPAGE).  Returns 0, or -errno with a reason in
- * @why.
+ * @why.  m->len is the length mapped: record that, not @len.
  */
 int fl_map(const struct fl_backing_conf *conf, enum fl_backing_id b,
 	   size_t len, unsigned flags, struct fl_mapping *m,
 	   char *why, size_t whylen);
 void fl_unmap(struct fl_mapping *m);
+/* The length fl_map() maps for @len with @flags. */
+size_t fl_map_len(enum fl_backing_id b, size_t len, unsigned flags);
+
+/*
+ * For a case whose @size option fl_map() rounds up (8K on thp maps
+ * 2 MiB): set @size, in the case's config, to the length that is mapped,
+ * so that its record gives the size that ran, and keep the asked one in
+ * details.size_asked.  Call from setup(); returns the new size.
+ */
+struct fl_case;
+uint64_t fl_map_size_as_run(struct fl_case *c, uint64_t *size, unsigned flags);
+
+/*
+ * fl_map() in two steps, for a workload that times the mmap() itself:
+ * fl_map_open() opens (creates, allocates) the file and reserves the
+ * address range laid out by @lay (NULL: fl_map()'s); fl_map_mmap() maps
+ * there.  A failed fl_map_mmap() returns -errno and leaves @m to
+ * fl_unmap(), which also takes an @m that was never mapped.
+ */
+int fl_map_open(const struct fl_backing_conf *conf, enum fl_backing_id b, size_t len,
+		unsigned flags, const struct fl_map_layout *lay, struct fl_mapping *m,
+		char *why, size_t whylen);
+int fl_map_mmap(struct fl_mapping *m);
+
+/*
+ * PROT_NONE reservation of [VA, VA + @len) with VA an @align boundary +
+ * @off, for a MAP_FIXED mapping over it; MAP_FAILED with errno on failure.
+ */
+void *fl_reserve_va(size_t len, size_t align, size_t off);
+
+/*
+ * Which 2 MiB chunks of a file backing's mapped range could be pmd mapped
+ * as far as the filesystem goes (FIEMAP): for each 2 MiB-aligned file
+ * chunk inside [file_off, file_off + len), whether one physically
+ * contiguous run of blocks backs it at a 2 MiB-aligned device offset.
+ * Returns the number of chunks with their flags in *ok (malloc'd) and the
+ * file offset of the first in *base; -1 if FIEMAP is not available.
+ */
+long fl_map_extents(const struct fl_mapping *m, uint64_t *base, uint8_t **ok);
 
 /*
  * After the memory was made present: check that the kernel gave what the

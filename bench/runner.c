@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "dax_trace.h"
 #include "env.h"
 #include "placement.h"
 #include "prepare.h"
@@ -772,6 +773,7 @@ int fl_run_plan(const struct fl_plan *plan, const struct fl_run_opts *o)
 	if (o->prepare && fl_prepare_begin(plan, err, sizeof(err)))
 		fprintf(stderr, "faultline: --prepare: %s\n", err);
 	fl_results_begin(&res, plan, o->prepare);
+	fl_dax_trace_run_begin();
 	print_progress("faultline: results in %s\n", res.dir);
 
 	for (unsigned i = 0; i < plan->nr_cases && !interrupted; i++) {
@@ -866,6 +868,7 @@ write:
 			summary_line(rec, i + 1, plan->nr_cases);
 		json_decref(rec);
 	}
+	fl_dax_trace_run_end();
 	if (interrupted)
 		exit_status = FL_EXIT_INTERRUPTED;
 	if (o->prepare)

@@ -82,9 +82,11 @@ static const char *populate_supported(struct fl_case *c)
 
 static int populate_setup(struct fl_case *c)
 {
-	const struct populate_conf *cf = c->config;
+	struct populate_conf *cf = c->config;
 	char buf[64];
 
+	/* fl_map maps whole pages of the backing: the record gives the size that runs. */
+	fl_map_size_as_run(c, &cf->size, 0);
 	c->priv = calloc(c->nr_workers, sizeof(struct populate_worker));
 	if (!c->priv)
 		return -ENOMEM;
