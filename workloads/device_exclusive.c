@@ -51,7 +51,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "hold.h"
 #include "workload.h"
 
 enum { SC_EXCLUSIVE, SC_MPROTECT, SC_COW, SC_REVOKE };
@@ -161,8 +161,7 @@ static int dx_prepare(struct fl_worker *w)
 	memset(&dc->dev, 0, sizeof(dc->dev));
 	if (mprotect(dc->m.addr, dc->m.len, PROT_READ | PROT_WRITE))
 		return fl_case_error(w->c, "mprotect(PROT_READ|PROT_WRITE): %s", strerror(errno));
-	for (uint64_t i = 0; i < dc->m.len / 8; i++)
-		p[i] = fl_pattern(dc->seed, i * 8);
+	fl_fill_seed(p, 0, dc->m.len, dc->seed);
 	if (fl_verify(&dc->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "%s", why);
 	/* The previous batch's revokes are its own: start the counters at zero. */

@@ -50,7 +50,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "hold.h"
 #include "workload.h"
 
 enum { SC_ANON, SC_THP, SC_ZERO_PAGE, SC_HOLES, SC_READ_ONLY, SC_SHARED, SC_FORK };
@@ -127,13 +127,12 @@ static uint64_t check_data(struct dm_case *dc, uint64_t *first)
 	const uint64_t *p = dc->m.addr;
 	uint64_t bad = 0;
 
+	if (!dc->zeros)
+		return fl_check_seed(p, 0, dc->m.len, dc->seed, first);
 	*first = UINT64_MAX;
-	for (uint64_t i = 0; i < dc->m.len / 8; i++) {
-		if (p[i] == (dc->zeros ? 0 : fl_pattern(dc->seed, i * 8)))
-			continue;
-		if (!bad++)
+	for (uint64_t i = 0; i < dc->m.len / 8; i++)
+		if (p[i] && !bad++)
 			*first = i * 8;
-	}
 	return bad;
 }
 
@@ -198,10 +197,8 @@ static int dm_prepare(struct fl_worker *w)
 			if (fl_map(w->c->bconf, w->c->backing, cf->size, 0, &dc->m, why, sizeof(why)))
 				return fl_case_error(w->c, "%s", why);
 			dc->mapped = true;
-			p = dc->m.addr;
 		}
-		for (uint64_t i = 0; i < dc->m.len / 8; i++)
-			p[i] = fl_pattern(dc->seed, i * 8);
+		fl_fill_seed(dc->m.addr, 0, dc->m.len, dc->seed);
 		if (fl_verify(&dc->m, why, sizeof(why)))
 			return fl_case_skip(w->c, "%s", why);
 	}
