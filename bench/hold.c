@@ -243,6 +243,22 @@ bool fl_memlock_ensure(struct fl_case *c, uint64_t need, uint64_t want_limit)
 	return rl.rlim_cur >= need;
 }
 
+const char *fl_gup_refusal(enum fl_backing_id b, unsigned how, int err)
+{
+	bool longterm = how & FL_FOLL_LONGTERM;
+
+	err = err < 0 ? -err : err;
+	if (longterm && b == FL_BACKING_FSDAX && err == EOPNOTSUPP)
+		return "check_vma_flags refuses FOLL_LONGTERM on fsdax (vma_is_fsdax): the filesystem cannot "
+		       "truncate or reflink under a long-term pin";
+	if (longterm && (how & FL_FOLL_WRITE) && b == FL_BACKING_FILE && err == EFAULT)
+		return "writable_file_mapping_allowed (6.5) refuses FOLL_LONGTERM|FOLL_WRITE on a page-cache file "
+		       "mapping: dirty tracking cannot follow a long-term pin";
+	if ((how & FL_FOLL_IO_URING) && b == FL_BACKING_FILE && err == EOPNOTSUPP)
+		return "io_uring refused a file-backed buffer (its own check before 6.5)";
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- holds */
 
 void fl_hold_init(struct fl_hold *h)

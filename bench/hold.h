@@ -109,6 +109,25 @@ int fl_drop_pin_caps(void);
  */
 bool fl_memlock_ensure(struct fl_case *c, uint64_t need, uint64_t want_limit);
 
+/* ------------------------------------------------------------ refusals */
+
+/* How a hold was asked for, for fl_gup_refusal(). */
+#define FL_FOLL_WRITE		(1u << 0)	/* FOLL_WRITE */
+#define FL_FOLL_LONGTERM	(1u << 1)	/* FOLL_LONGTERM */
+#define FL_FOLL_IO_URING	(1u << 2)	/* through io_uring buffer registration */
+
+/*
+ * Whether the kernel documents refusing a hold of present memory of
+ * backing @b asked for as @how (FL_FOLL_*) with @err (positive or
+ * negative): the reason, naming the check, or NULL when such a refusal is
+ * a bug.  Documented: FOLL_LONGTERM on fsdax (check_vma_flags,
+ * vma_is_fsdax: EOPNOTSUPP); FOLL_LONGTERM|FOLL_WRITE on a page-cache
+ * file that needs dirty tracking (writable_file_mapping_allowed, 6.5:
+ * EFAULT); io_uring's own file-backed buffer check before 6.5
+ * (EOPNOTSUPP).
+ */
+const char *fl_gup_refusal(enum fl_backing_id b, unsigned how, int err);
+
 /* ---------------------------------------------------------------- holds */
 
 enum fl_hold_via { FL_HOLD_IO_URING, FL_HOLD_O_DIRECT, FL_HOLD_VMSPLICE, FL_HOLD_DRIVER };

@@ -254,8 +254,8 @@ static int refusal(struct fl_worker *w, int err, const char *what)
 {
 	const struct gup_user_conf *cf = w->c->config;
 	struct gup_user_worker *gw = w->priv;
-	bool longterm = cf->via == VIA_IO_URING || cf->via == VIA_DRIVER;
-	bool file = w->c->backing == FL_BACKING_FILE;
+	unsigned how = cf->via == VIA_IO_URING ? FL_FOLL_WRITE | FL_FOLL_LONGTERM | FL_FOLL_IO_URING :
+		       cf->via == VIA_DRIVER ? FL_FOLL_WRITE | FL_FOLL_LONGTERM : 0;
 	char key[64], buf[256];
 
 	err = err < 0 ? -err : err;
@@ -263,14 +263,14 @@ static int refusal(struct fl_worker *w, int err, const char *what)
 	fl_case_detail(w->c, key, fl_errno_name(err));
 	gw->refused = true;
 	/* FOLL_LONGTERM on page cache: dirty tracking cannot follow a long-term pin. */
-	if (longterm && file && (err == EFAULT || err == EOPNOTSUPP)) {
+	if (w->c->backing == FL_BACKING_FILE && fl_gup_refusal(w->c->backing, how, err)) {
 		snprintf(buf, sizeof(buf), "%s refused a long-term pin of a page-cache file mapping with %s: "
 			 "documented (writable_file_mapping_allowed, 6.5; io_uring file-backed check before)",
 			 what, fl_errno_name(err));
 		fl_case_detail(w->c, "refusal", buf);
 		return 0;
 	}
-	if (longterm && w->c->backing == FL_BACKING_FSDAX && err == EOPNOTSUPP) {
+	if (w->c->backing == FL_BACKING_FSDAX && fl_gup_refusal(w->c->backing, how, err)) {
 		fl_case_detail(w->c, "refusal", "long-term pins on fsdax refused (EOPNOTSUPP): documented");
 		return 0;
 	}
