@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -95,6 +96,35 @@ void fl_note_verified(struct fl_case *c, const struct fl_mapping *m)
 		 (unsigned long long)st.thp_pages, (unsigned long long)st.huge_pages,
 		 (unsigned long long)st.anon_huge_kb, (unsigned long long)st.shmem_pmd_kb);
 	fl_case_detail(c, "verified", buf);
+}
+
+int fl_map_original(struct fl_worker *w, size_t len, struct fl_mapping *m, bool *mapped)
+{
+	char why[256];
+	int ret = fl_map(w->c->bconf, w->c->backing, len, 0, m, why, sizeof(why));
+
+	if (ret)
+		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
+	*mapped = true;
+	fl_fill(m->addr, 0, m->len, FL_ACT_ORIG);
+	if (fl_verify(m, why, sizeof(why)))
+		return fl_case_skip(w->c, "%s", why);
+	if (w->id == 0)
+		fl_note_verified(w->c, m);
+	return 0;
+}
+
+int fl_shared_page(struct fl_case *c, void **page)
+{
+	void *p;
+
+	if (*page)
+		return 0;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return fl_case_error(c, "mmap shared result page: %s", strerror(errno));
+	*page = p;
+	return 0;
 }
 
 int fl_pattern_file(const char *dir, size_t len, uint64_t seed, char *why, size_t whylen)

@@ -77,6 +77,21 @@ const char *fl_whose(uint64_t off, uint64_t v);
 void fl_note_verified(struct fl_case *c, const struct fl_mapping *m);
 
 /*
+ * Map @len bytes of the case's backing for worker @w into @m (*@mapped set
+ * once it is mapped), fill it with the original data (FL_ACT_ORIG: the
+ * memory is present before anything holds it) and verify it (fl_verify;
+ * worker 0 notes what was verified).  0, or -1 with the outcome set: a
+ * skip when the memory is not to be had (ENOMEM) or not what was asked.
+ */
+int fl_map_original(struct fl_worker *w, size_t len, struct fl_mapping *m, bool *mapped);
+
+/*
+ * A page of MAP_SHARED memory in *@page (if not there yet), the way back
+ * from forked children.  0, or -1 with the case's error set.
+ */
+int fl_shared_page(struct fl_case *c, void **page);
+
+/*
  * A file of @len bytes in @dir holding @seed's pattern at its own offsets:
  * what the "device" (an io_uring or O_DIRECT read) writes into held memory.
  * Unlinked at once; fsync'd so O_DIRECT reads see it.  Returns an fd

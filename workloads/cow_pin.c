@@ -220,26 +220,10 @@ static int cow_pin_prepare(struct fl_worker *w)
 	struct cow_pin_case *cc = w->c->priv;
 	struct cow_pin_worker *pw = (struct cow_pin_worker *)(cc + 1) + w->id;
 	struct fl_range_stat st;
-	char why[256];
-	int ret;
 
 	w->priv = pw;
-	if (!pw->child) {
-		pw->child = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (pw->child == MAP_FAILED) {
-			pw->child = NULL;
-			return fl_case_error(w->c, "mmap shared result page: %s", strerror(errno));
-		}
-	}
-	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &pw->m, why, sizeof(why));
-	if (ret)
-		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
-	pw->mapped = true;
-	fl_fill(pw->m.addr, 0, pw->m.len, FL_ACT_ORIG);
-	if (fl_verify(&pw->m, why, sizeof(why)))
-		return fl_case_skip(w->c, "%s", why);
-	if (w->id == 0)
-		fl_note_verified(w->c, &pw->m);
+	if (fl_shared_page(w->c, (void **)&pw->child) || fl_map_original(w, cf->size, &pw->m, &pw->mapped))
+		return -1;
 	if (cf->thp_map == 1) {
 		/* cow.c: map one subpage R/O and back; the PMD is split, the folio stays a THP. */
 		for (size_t off = 0; off < pw->m.len; off += 2u << 20) {
@@ -322,8 +306,7 @@ static bool only_leak(const struct fl_case *c, const char *copy, size_t n, const
 	struct expect lx = *ex;
 	struct verdict v;
 
-	if (!is_hugetlb(c) || cf->pin != PIN_VMSPLICE || cf->inject ||
-	    cf->scenario == SC_DONTFORK || cf->scenario == SC_WIPEONFORK)
+	if (!is_hugetlb(c) || cf->pin != PIN_VMSPLICE || cf->scenario == SC_DONTFORK || cf->scenario == SC_WIPEONFORK)
 		return false;
 	for (int r = 0; r < 3; r++)
 		if (regions & 1u << r)

@@ -228,26 +228,11 @@ static int cow_race_prepare(struct fl_worker *w)
 	struct cow_race_case *cc = w->c->priv;
 	struct cow_race_worker *rw = (struct cow_race_worker *)(cc + 1) + w->id;
 	unsigned nt = cf->dma == DMA_NONE ? (cf->pinned ? 1 : 0) : (unsigned)cf->dma_threads;
-	char why[256];
 	int ret;
 
 	w->priv = rw;
-	if (!rw->rep) {
-		rw->rep = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (rw->rep == MAP_FAILED) {
-			rw->rep = NULL;
-			return fl_case_error(w->c, "mmap shared result page: %s", strerror(errno));
-		}
-	}
-	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &rw->m, why, sizeof(why));
-	if (ret)
-		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
-	rw->mapped = true;
-	fl_fill(rw->m.addr, 0, rw->m.len, FL_ACT_ORIG);
-	if (fl_verify(&rw->m, why, sizeof(why)))
-		return fl_case_skip(w->c, "%s", why);
-	if (w->id == 0)
-		fl_note_verified(w->c, &rw->m);
+	if (fl_shared_page(w->c, (void **)&rw->rep) || fl_map_original(w, cf->size, &rw->m, &rw->mapped))
+		return -1;
 	/* Rings (and with pinned=yes the long-term pins) live for this repetition. */
 	for (unsigned i = 0; i < nt; i++) {
 		struct dma_thread *dt = &rw->dt[i];

@@ -97,7 +97,6 @@ struct gup_user_worker {
 	struct fl_hold h;	/* ring, pipe or driver of the entry point */
 	void *dst;		/* process_vm_readv: local destination */
 	bool refused;		/* this batch was refused: nothing to verify */
-	bool verified_noted;
 };
 
 static size_t gup_user_footprint(const struct fl_case *c)
@@ -222,7 +221,6 @@ static int gup_user_prepare(struct fl_worker *w)
 	const struct gup_user_conf *cf = w->c->config;
 	struct gup_user_case *gc = w->c->priv;
 	struct gup_user_worker *gw = (struct gup_user_worker *)(gc + 1) + w->id;
-	char why[256];
 	int ret;
 
 	if (!w->priv) {
@@ -231,17 +229,9 @@ static int gup_user_prepare(struct fl_worker *w)
 		if (ret)
 			return ret;
 	}
-	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &gw->m, why, sizeof(why));
-	if (ret)
-		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
-	gw->mapped = true;
 	/* GUP on present pages; the pattern lets check() see stray writes. */
-	fl_fill(gw->m.addr, 0, gw->m.len, FL_ACT_ORIG);
-	if (fl_verify(&gw->m, why, sizeof(why)))
-		return fl_case_skip(w->c, "%s", why);
-	if (!gw->verified_noted && w->id == 0)
-		fl_note_verified(w->c, &gw->m);
-	gw->verified_noted = true;
+	if (fl_map_original(w, cf->size, &gw->m, &gw->mapped))
+		return -1;
 	gw->refused = false;
 	return 0;
 }
