@@ -7,7 +7,7 @@
  * pattern file into io_uring fixed buffers (pinned FOLL_LONGTERM for the
  * whole case), dma=o_direct preadv()s it with O_DIRECT into the first half
  * of every page while a toucher thread writes the second half (the O_DIRECT
- * vs fork race of the seed thread, dma_thread.c style: the CPU write after
+ * vs fork race of the dma_thread.c reproducer: the CPU write after
  * fork breaks COW while the read is in flight).  Before each read the
  * thread writes a marker over the target; after it, the target must hold
  * the file's data.  Finding the marker (or anything else) is a corruption:

@@ -11,7 +11,7 @@
  * Kernel paths: make_device_exclusive(_range) (GUP with FOLL_WRITE |
  * FOLL_SPLIT_PMD, folio_make_device_exclusive's rmap walk, device-exclusive
  * swap entries), MMU_NOTIFY_EXCLUSIVE with an owner (filtered by the
- * granting mirror, seed 002), remove_device_exclusive_entry on a CPU fault
+ * granting mirror: its owner), remove_device_exclusive_entry on a CPU fault
  * (MMU_NOTIFY_EXCLUSIVE with no owner up to 6.14, MMU_NOTIFY_CLEAR from
  * 6.15), device-exclusive entries in mprotect and fork (copy_nonpresent_pte).
  *
@@ -319,7 +319,7 @@ static int dx_check(struct fl_worker *w)
 			 (unsigned long long)st->self_filtered);
 	fl_case_detail(w->c, "revokes", buf);
 
-	/* seed 002: the grant's own notification must be filterable, and was. */
+	/* The grant's own notification must carry its owner, to be filterable. */
 	if (!st->self_filtered)
 		return fl_case_fail(w->c, "no MMU_NOTIFY_EXCLUSIVE carried the grant's owner: the driver could not filter its own invalidation");
 	if (cf->scenario != SC_COW && cf->scenario != SC_REVOKE && (dc->dev_ret || dc->dev.mismatches))

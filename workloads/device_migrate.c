@@ -29,10 +29,10 @@
  *   thp         a THP range: the kernel migrates the folio whole (6.15+ with
  *               MIGRATE_VMA_SELECT_COMPOUND) or splits it; which one is recorded
  *   zero-page   read-faulted range mapped to the shared zero page: collected
- *               with MIGRATE_PFN_MIGRATE and no source page (seed 000,
- *               "migrate the zero page properly -- over and back")
+ *               with MIGRATE_PFN_MIGRATE and no source page ("migrate
+ *               the zero page properly -- over and back")
  *   holes       never-touched range: holes are valid migration sources
- *               (MIGRATE_PFN_MIGRATE without a page; seed 000, the NAK of
+ *               (MIGRATE_PFN_MIGRATE without a page; the NAK of
  *               "mm/migrate: see hole as invalid source page")
  *   read-only   PROT_READ mapping: the device copy must stay read-only, a CPU
  *               write after the return trip must fault correctly

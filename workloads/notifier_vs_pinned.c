@@ -16,7 +16,7 @@
  * and the mirror's table is compared with a fresh CPU snapshot.
  *
  *   mirrored: any word the CPU does not see, or any stale device entry
- *             (seed 004's ABA race), is a fail;
+ *             (an invalidation racing the fault that refills it: ABA), is a fail;
  *   pinned:   pages the CPU no longer sees (the storm replaced the mapping
  *             under the pin) are the semantics of pinning, reported as
  *             the informational metric incoherent_pages.
