@@ -336,22 +336,25 @@ static int one_vmsplice(struct fl_worker *w, struct gup_user_worker *gw, void *p
 	return 0;
 }
 
-static int one_o_direct(struct fl_worker *w, void *p, size_t len, struct tally *t)
+/* A call that pins, copies and unpins (@what returned @n of @len bytes in @ns): into the tally. */
+static int one_call(struct fl_worker *w, const char *what, ssize_t n, size_t len, uint64_t ns, struct tally *t)
 {
-	struct gup_user_case *gc = w->c->priv;
-	uint64_t t0, t1;
-	ssize_t n;
-
-	t0 = fl_now_ns();
-	n = pread(gc->dfd, p, len, 0);
-	t1 = fl_now_ns();
 	if (n < 0)
 		return -errno;
 	if ((size_t)n != len)
-		return fl_case_fail(w->c, "O_DIRECT read of %zu bytes returned %zd", len, n), 1;
-	fl_lat_record(w, LAT_CALL, t1 - t0);
-	t->call += t1 - t0;
+		return fl_case_fail(w->c, "%s of %zu bytes returned %zd", what, len, n), 1;
+	fl_lat_record(w, LAT_CALL, ns);
+	t->call += ns;
 	return 0;
+}
+
+static int one_o_direct(struct fl_worker *w, void *p, size_t len, struct tally *t)
+{
+	struct gup_user_case *gc = w->c->priv;
+	uint64_t t0 = fl_now_ns();
+	ssize_t n = pread(gc->dfd, p, len, 0);
+
+	return one_call(w, "O_DIRECT read", n, len, fl_now_ns() - t0, t);
 }
 
 static int one_pvr(struct fl_worker *w, struct gup_user_worker *gw, void *p, size_t len,
@@ -359,24 +362,15 @@ static int one_pvr(struct fl_worker *w, struct gup_user_worker *gw, void *p, siz
 {
 	struct iovec local = { .iov_base = gw->dst, .iov_len = len };
 	struct iovec remote = { .iov_base = p, .iov_len = len };
-	uint64_t t0, t1;
-	ssize_t n;
-
+	uint64_t t0 = fl_now_ns();
 	/*
 	 * Our own pid: the remote-GUP path is the same, and a forked target
 	 * would make every R/O pin unshare a COW-shared page (5.19+), which
 	 * is COW cost, not GUP.
 	 */
-	t0 = fl_now_ns();
-	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	t1 = fl_now_ns();
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len)
-		return fl_case_fail(w->c, "process_vm_readv of %zu bytes returned %zd", len, n), 1;
-	fl_lat_record(w, LAT_CALL, t1 - t0);
-	t->call += t1 - t0;
-	return 0;
+	ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+
+	return one_call(w, "process_vm_readv", n, len, fl_now_ns() - t0, t);
 }
 
 static int one_driver(struct fl_worker *w, struct gup_user_worker *gw, void *p, size_t len,
