@@ -45,9 +45,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <liburing.h>
 
-#include "driver.h"
 #include "hold.h"
 #include "workload.h"
 #include "mmflags.h"

@@ -41,7 +41,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <liburing.h>
 
 #include "hold.h"
 #include "mmflags.h"
@@ -331,7 +330,7 @@ static int op_drv(struct fl_worker *w, struct dg_state *s, int op)
 /* Child and parent each check the other's half after fork of a pmd-mapped VMA. */
 static int op_fork(struct fl_worker *w, struct dg_state *s)
 {
-	size_t half = s->m.len / 2;
+	size_t half = s->m.len / 2, bad;
 	uint64_t *p = s->m.addr;
 	int st;
 	pid_t pid;
@@ -354,9 +353,10 @@ static int op_fork(struct fl_worker *w, struct dg_state *s)
 		return fl_case_fail(w->c, "the child of fork saw wrong data in the pre-faulted DAX mapping");
 	if (verify(p, half, s->seed + 100) != ~(size_t)0)
 		return fl_case_fail(w->c, "the parent's first half changed across fork");
-	if (verify(p + half / 8, half, s->seed + 200) != ~(size_t)0)
+	bad = verify(p + half / 8, half, s->seed + 200);
+	if (bad != ~(size_t)0)
 		return fl_case_fail(w->c, "the parent does not see the child's write at offset %zu (MAP_SHARED DAX)",
-				    half + verify(p + half / 8, half, s->seed + 200));
+				    half + bad);
 	set_behaviour(w->c, s, 0);
 	s->did = false;		/* verified here */
 	return 0;

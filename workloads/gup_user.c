@@ -53,9 +53,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <liburing.h>
 
-#include "driver.h"
 #include "hold.h"
 #include "workload.h"
 
@@ -107,7 +105,7 @@ static size_t gup_user_footprint(const struct fl_case *c)
 static const char *gup_user_supported(struct fl_case *c)
 {
 	const struct gup_user_conf *cf = c->config;
-	struct io_uring ring;
+	struct fl_hold h = { .ring_ok = false };
 	static char buf[160];
 	int ret;
 
@@ -116,13 +114,13 @@ static const char *gup_user_supported(struct fl_case *c)
 	if (cf->via == VIA_DRIVER)
 		return fl_driver_supported(FL_FEAT_PIN);
 	if (cf->via == VIA_IO_URING) {
-		ret = io_uring_queue_init(4, &ring, 0);
+		ret = fl_hold_ring(&h, 4);
 		if (ret) {
 			snprintf(buf, sizeof(buf), "io_uring_setup: %s (kernel without io_uring, 5.1+, or "
 				 "kernel.io_uring_disabled set)", fl_errno_name(ret));
 			return buf;
 		}
-		io_uring_queue_exit(&ring);
+		fl_hold_close(&h);
 	}
 	return NULL;
 }
