@@ -45,7 +45,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 #include "hold.h"
 #include "workload.h"
 #include "mmflags.h"

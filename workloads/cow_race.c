@@ -55,7 +55,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 #include "hold.h"
 #include "placement.h"
 #include "workload.h"

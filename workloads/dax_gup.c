@@ -41,7 +41,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 #include "hold.h"
 #include "mmflags.h"
 #include "workload.h"

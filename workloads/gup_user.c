@@ -53,7 +53,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-
 #include "hold.h"
 #include "workload.h"
 
