@@ -231,31 +231,41 @@ static uint64_t *bucket_buf(struct fl_hist *h, struct fl_uhist *u)
 	return b;
 }
 
+/*
+ * @cmd on @arg, whose kernel histograms @ua and @ub (if @ha, @hb) are
+ * merged into @ha and @hb; the bucket arrays live for the call only.
+ */
+static int xioctl_hists(struct fl_driver *d, unsigned long cmd, void *arg, struct fl_uhist *ua,
+			struct fl_hist *ha, struct fl_uhist *ub, struct fl_hist *hb)
+{
+	uint64_t *ba = bucket_buf(ha, ua), *bb = bucket_buf(hb, ub);
+	int ret = -ENOMEM;
+
+	if ((ha && !ba) || (hb && !bb))
+		goto out;
+	ret = xioctl(d, cmd, arg);
+	if (ret)
+		goto out;
+	if (ha)
+		fl_driver_hist_merge(ha, ua, ba);
+	if (hb)
+		fl_driver_hist_merge(hb, ub, bb);
+out:
+	free(ba);
+	free(bb);
+	ua->buckets_ptr = ub->buckets_ptr = 0;
+	ua->nr_buckets = ub->nr_buckets = 0;
+	return ret;
+}
+
 int fl_drv_mirror_stats(struct fl_driver *d, uint32_t handle, uint32_t flags,
 			struct fl_mirror_stats *out, struct fl_hist *cb,
 			struct fl_hist *remirror)
 {
-	uint64_t *bcb, *bre;
-	int ret = -ENOMEM;
-
 	memset(out, 0, sizeof(*out));
 	out->handle = handle;
 	out->flags = flags;
-	bcb = bucket_buf(cb, &out->callback);
-	bre = bucket_buf(remirror, &out->remirror);
-	if ((cb && !bcb) || (remirror && !bre))
-		goto out;
-	ret = xioctl(d, FL_IOC_MIRROR_STATS, out);
-	if (ret)
-		goto out;
-	if (cb)
-		fl_driver_hist_merge(cb, &out->callback, bcb);
-	if (remirror)
-		fl_driver_hist_merge(remirror, &out->remirror, bre);
-out:
-	free(bcb);
-	free(bre);
-	return ret;
+	return xioctl_hists(d, FL_IOC_MIRROR_STATS, out, &out->callback, cb, &out->remirror, remirror);
 }
 
 int fl_drv_access(struct fl_driver *d, uint32_t handle, enum fl_access_op op,
@@ -314,9 +324,6 @@ int fl_drv_exclusive(struct fl_driver *d, uint32_t handle, enum fl_excl_op op,
 		     struct fl_exclusive *out, struct fl_hist *revoke,
 		     struct fl_hist *hold)
 {
-	uint64_t *brv, *bhd;
-	int ret = -ENOMEM;
-
 	memset(out, 0, sizeof(*out));
 	out->handle = handle;
 	out->op = op;
@@ -324,21 +331,5 @@ int fl_drv_exclusive(struct fl_driver *d, uint32_t handle, enum fl_excl_op op,
 	out->len = len;
 	out->value = value;
 	out->flags = flags;
-	brv = bucket_buf(revoke, &out->revoke);
-	bhd = bucket_buf(hold, &out->hold);
-	if ((revoke && !brv) || (hold && !bhd))
-		goto out;
-	ret = xioctl(d, FL_IOC_EXCLUSIVE, out);
-	if (ret)
-		goto out;
-	if (revoke)
-		fl_driver_hist_merge(revoke, &out->revoke, brv);
-	if (hold)
-		fl_driver_hist_merge(hold, &out->hold, bhd);
-out:
-	free(brv);
-	free(bhd);
-	out->revoke.buckets_ptr = out->hold.buckets_ptr = 0;
-	out->revoke.nr_buckets = out->hold.nr_buckets = 0;
-	return ret;
+	return xioctl_hists(d, FL_IOC_EXCLUSIVE, out, &out->revoke, revoke, &out->hold, hold);
 }

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +11,8 @@
 #include "placement.h"
 
 static hwloc_topology_t topo;
+/* The case's placement: a case runs in a process of its own, forked after fl_placement_init. */
+static struct fl_placement current;
 
 static int topo_load(void)
 {
@@ -81,6 +85,7 @@ int fl_placement_init(struct fl_placement *p, const char *cpulist, int node,
 			return -1;
 		}
 	}
+	current = *p;
 	return 0;
 }
 
@@ -115,4 +120,64 @@ json_t *fl_placement_json(const struct fl_placement *p)
 	return json_pack("{s:s, s:o, s:i, s:i, s:s}", "binding", "hwloc, one PU per core first",
 			 "cpus", cpus, "cores", (int)p->nr_cores, "memory_node", p->node,
 			 "numa_policy", p->node >= 0 ? "MPOL_BIND (libnuma numa_set_membind)" : "default");
+}
+
+int fl_helper_cpu(const struct fl_placement *p, unsigned nr_workers, unsigned worker, int worker_cpu,
+		  unsigned seq)
+{
+	unsigned i;
+
+	if (!p->nr_cpus || worker_cpu < 0)
+		return -1;
+	if (p->nr_cpus == 1)
+		return p->cpus[0];
+	/* CPUs no worker has: cpus[nr_workers..]; helpers of worker i from its i-th. */
+	if (nr_workers < p->nr_cpus)
+		return p->cpus[nr_workers + (worker + seq) % (p->nr_cpus - nr_workers)];
+	/* Every CPU has a worker: the ones after the worker's, never its own. */
+	for (i = 0; i < p->nr_cpus && p->cpus[i] != worker_cpu; i++)
+		;
+	if (i == p->nr_cpus)
+		return p->cpus[seq % p->nr_cpus];
+	return p->cpus[(i + 1 + seq % (p->nr_cpus - 1)) % p->nr_cpus];
+}
+
+int fl_helper_start(struct fl_helper *h, struct fl_worker *w, const char *name, unsigned seq,
+		    void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	char key[64], buf[128];
+	int err;
+
+	h->started = false;
+	h->cpu = fl_helper_cpu(&current, w->c->nr_workers, w->id, w->cpu, seq);
+	pthread_attr_init(&attr);
+	if (h->cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(h->cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	err = pthread_create(&h->tid, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return -err;
+	h->started = true;
+	if (w->id == 0 && !w->c->wl->allows_processes) {
+		snprintf(key, sizeof(key), "helper_cpu.%s", name);
+		if (h->cpu < 0)
+			snprintf(buf, sizeof(buf), "unbound (the worker is unbound)");
+		else
+			snprintf(buf, sizeof(buf), "cpu %d (worker 0 on cpu %d%s)", h->cpu, w->cpu,
+				 h->cpu == w->cpu ? ": the only CPU of the placement" : "");
+		fl_case_detail(w->c, key, buf);
+	}
+	return 0;
+}
+
+void fl_helper_join(struct fl_helper *h)
+{
+	if (h->started)
+		pthread_join(h->tid, NULL);
+	h->started = false;
 }

@@ -7,7 +7,7 @@
  * pattern file into io_uring fixed buffers (pinned FOLL_LONGTERM for the
  * whole case), dma=o_direct preadv()s it with O_DIRECT into the first half
  * of every page while a toucher thread writes the second half (the O_DIRECT
- * vs fork race of the seed thread, dma_thread.c style: the CPU write after
+ * vs fork race of the dma_thread.c reproducer: the CPU write after
  * fork breaks COW while the read is in flight).  Before each read the
  * thread writes a marker over the target; after it, the target must hold
  * the file's data.  Finding the marker (or anything else) is a corruption:
@@ -55,9 +55,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
-#include "pinning.h"
+#include "hold.h"
+#include "placement.h"
 #include "workload.h"
 
 enum { DMA_IO_URING, DMA_O_DIRECT, DMA_NONE };
@@ -89,7 +88,7 @@ static const struct fl_option cow_race_options[] = {
 	FL_OPT_ENUM_(struct cow_race_conf, dma, "dma", dmas, "io_uring",
 		     "io_uring: READ_FIXED from a pattern file into the pinned buffer; o_direct: preadv(O_DIRECT) into half pages while a thread writes the other halves; none: forks only (fork latency vs pinned size)"),
 	FL_OPT_INT_(struct cow_race_conf, forks, "forks", 1, 100000000, "2000",
-		    "fork iterations per batch (check 4 of issue 4: 100000)"),
+		    "fork iterations per batch (100000 for a long hunt)"),
 	FL_OPT_INT_(struct cow_race_conf, dma_threads, "dma_threads", 1, MAX_DMA_THREADS, "1",
 		    "threads keeping the buffer under DMA, each on its own chunks"),
 	FL_OPT_INT_(struct cow_race_conf, children, "children", 1, MAX_CHILDREN, "4",
@@ -131,9 +130,8 @@ struct dma_thread {
 	struct cow_race_worker *rw;
 	struct fl_worker *w;
 	unsigned idx;
-	pthread_t tid;
-	struct io_uring ring;
-	bool ring_ok, started;
+	struct fl_helper helper;
+	struct fl_hold h;	/* its ring; with pinned=yes the buffer registered */
 	uint64_t reads, corruptions, first_off, first_pat, first_got;
 	int error;
 };
@@ -143,8 +141,7 @@ struct cow_race_worker {
 	bool mapped;
 	struct child_shared *rep;
 	struct dma_thread dt[MAX_DMA_THREADS];
-	pthread_t toucher;
-	bool toucher_started;
+	struct fl_helper toucher;
 	volatile int stop;
 };
 
@@ -203,7 +200,7 @@ static int cow_race_setup(struct fl_case *c)
 	fsize = fsize / cf->chunk * cf->chunk;
 	if (!fsize)
 		fsize = cf->chunk;
-	fd = fl_pattern_file(c->bconf->file_dir, fsize, why, sizeof(why));
+	fd = fl_pattern_file(c->bconf->file_dir, fsize, fl_actor_seed[FL_ACT_DEVICE], why, sizeof(why));
 	if (fd < 0)
 		return fl_case_skip(c, "%s", why);
 	cc->fd = fd;
@@ -212,10 +209,10 @@ static int cow_race_setup(struct fl_case *c)
 	cc->marker = malloc(fsize);
 	if (!cc->device || !cc->marker)
 		return fl_case_error(c, "out of memory for %llu KiB of reference data", (unsigned long long)(fsize >> 9));
-	fl_fill(cc->device, 0, fsize, ACT_DEVICE);
-	fl_fill(cc->marker, 0, fsize, ACT_MARKER);
+	fl_fill(cc->device, 0, fsize, FL_ACT_DEVICE);
+	fl_fill(cc->marker, 0, fsize, FL_ACT_MARKER);
 	if (cf->dma == DMA_O_DIRECT) {
-		cc->fd = fl_reopen_direct(fd, c->bconf->file_dir, why, sizeof(why));
+		cc->fd = fl_reopen_direct(fd, c->bconf->file_dir, O_RDONLY, why, sizeof(why));
 		close(fd);
 		if (cc->fd < 0)
 			return fl_case_skip(c, "%s", why);
@@ -229,42 +226,25 @@ static int cow_race_prepare(struct fl_worker *w)
 	struct cow_race_case *cc = w->c->priv;
 	struct cow_race_worker *rw = (struct cow_race_worker *)(cc + 1) + w->id;
 	unsigned nt = cf->dma == DMA_NONE ? (cf->pinned ? 1 : 0) : (unsigned)cf->dma_threads;
-	char why[256];
 	int ret;
 
 	w->priv = rw;
-	if (!rw->rep) {
-		rw->rep = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (rw->rep == MAP_FAILED) {
-			rw->rep = NULL;
-			return fl_case_error(w->c, "mmap shared result page: %s", strerror(errno));
-		}
-	}
-	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &rw->m, why, sizeof(why));
-	if (ret)
-		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
-	rw->mapped = true;
-	fl_fill(rw->m.addr, 0, rw->m.len, ACT_ORIG);
-	if (fl_verify(&rw->m, why, sizeof(why)))
-		return fl_case_skip(w->c, "%s", why);
-	if (w->id == 0)
-		fl_note_verified(w->c, &rw->m);
+	if (fl_shared_page(w->c, (void **)&rw->rep) || fl_map_original(w, cf->size, &rw->m, &rw->mapped))
+		return -1;
 	/* Rings (and with pinned=yes the long-term pins) live for this repetition. */
 	for (unsigned i = 0; i < nt; i++) {
 		struct dma_thread *dt = &rw->dt[i];
-		struct iovec iov = { .iov_base = rw->m.addr, .iov_len = rw->m.len };
 
 		memset(dt, 0, sizeof(*dt));
 		dt->rw = rw;
 		dt->w = w;
 		dt->idx = i;
-		ret = io_uring_queue_init(4, &dt->ring, 0);
+		ret = fl_hold_ring(&dt->h, 4);
 		if (ret)
 			return fl_case_skip(w->c, "io_uring_queue_init: %s", fl_errno_name(ret));
-		dt->ring_ok = true;
 		if (!cf->pinned)
 			continue;
-		ret = io_uring_register_buffers(&dt->ring, &iov, 1);
+		ret = fl_hold_register(&dt->h, rw->m.addr, rw->m.len);
 		if (ret) {
 			fl_case_detail(w->c, "behaviour.io_uring", fl_errno_name(ret));
 			return fl_case_skip(w->c, "io_uring_register_buffers of %zu KiB on %s refused: %s (observed behaviour)",
@@ -285,21 +265,6 @@ static void note_corruption(struct dma_thread *dt, uint64_t n, uint64_t off, uin
 	dt->corruptions += n;
 }
 
-/*
- * Helper threads inherit the worker's single bound CPU: move them to the
- * others, or the device and the fork loop would share one core.
- */
-static void off_worker_cpu(const struct fl_worker *w)
-{
-	cpu_set_t set;
-
-	if (w->cpu < 0 || sched_getaffinity(getpid(), sizeof(set), &set))
-		return;
-	CPU_CLR(w->cpu, &set);
-	if (CPU_COUNT(&set))
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 static void *dma_main(void *arg)
 {
 	struct dma_thread *dt = arg;
@@ -312,32 +277,26 @@ static void *dma_main(void *arg)
 	char *buf = rw->m.addr;
 	uint64_t n = 0;
 
-	off_worker_cpu(dt->w);
 	while (!rw->stop) {
 		size_t c = dt->idx + (n++ % ((nchunks + nt - 1 - dt->idx) / nt)) * nt;
 		uint64_t off = c * cf->chunk, first = 0, got = 0, t0;
-		struct io_uring_cqe *cqe;
 		size_t bad = 0;
 		int ret;
 
 		if (cf->dma == DMA_IO_URING) {
 			uint64_t foff = off % cc->fsize;
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&dt->ring);
 
 			memcpy(buf + off, cc->marker + foff, cf->chunk);
-			io_uring_prep_read_fixed(sqe, cc->fd, buf + off, (unsigned)cf->chunk, foff, 0);
 			t0 = fl_now_ns();
-			io_uring_submit(&dt->ring);
-			ret = io_uring_wait_cqe(&dt->ring, &cqe);
-			if (ret || cqe->res != (int)cf->chunk) {
-				dt->error = ret ? ret : (cqe->res < 0 ? cqe->res : -EIO);
+			ret = fl_hold_rw_fixed(&dt->h, false, cc->fd, buf + off, (unsigned)cf->chunk, foff);
+			if (ret != (int)cf->chunk) {
+				dt->error = ret < 0 ? ret : -EIO;
 				break;
 			}
-			io_uring_cqe_seen(&dt->ring, cqe);
 			if (dt->idx == 0)
 				fl_lat_record(dt->w, 1, fl_now_ns() - t0);
 			if (memcmp(buf + off, cc->device + foff, cf->chunk)) {
-				bad = fl_check(buf + off, foff, cf->chunk, ACT_DEVICE, -1, &first, &got);
+				bad = fl_check(buf + off, foff, cf->chunk, FL_ACT_DEVICE, -1, &first, &got);
 				note_corruption(dt, bad, off + (first - foff), first, got);
 			}
 		} else {
@@ -360,7 +319,7 @@ static void *dma_main(void *arg)
 			for (unsigned p = 0; p < pages; p++) {
 				if (!memcmp(buf + off + p * 4096ul, cc->device + foff + p * HALF, HALF))
 					continue;
-				bad = fl_check(buf + off + p * 4096ul, foff + p * HALF, HALF, ACT_DEVICE, -1, &first, &got);
+				bad = fl_check(buf + off + p * 4096ul, foff + p * HALF, HALF, FL_ACT_DEVICE, -1, &first, &got);
 				note_corruption(dt, bad, off + p * 4096ul + (first - foff - p * HALF), first, got);
 			}
 		}
@@ -375,10 +334,9 @@ static void *toucher_main(void *arg)
 	struct cow_race_worker *rw = arg;
 	volatile uint64_t *p = rw->m.addr;
 
-	off_worker_cpu(rw->dt[0].w);
 	while (!rw->stop)
 		for (size_t off = HALF; off < rw->m.len && !rw->stop; off += 4096)
-			p[off / 8] = fl_word(ACT_PARENT, off);
+			p[off / 8] = fl_word(FL_ACT_PARENT, off);
 	return NULL;
 }
 
@@ -416,10 +374,10 @@ static bool allowed(const struct cow_race_conf *cf, const struct cow_race_case *
 {
 	uint64_t foff;
 
-	*orig = fl_word(ACT_ORIG, off);
+	*orig = fl_word(FL_ACT_ORIG, off);
 	if (cf->dma == DMA_NONE || (cf->dma == DMA_O_DIRECT && off % 4096 >= HALF)) {
 		*a = *orig;
-		*b = fl_word(ACT_PARENT, off);
+		*b = fl_word(FL_ACT_PARENT, off);
 		return false;
 	}
 	if (cf->dma == DMA_IO_URING)
@@ -447,7 +405,7 @@ static int child_check(const struct cow_race_conf *cf, const struct cow_race_cas
 		/* TEST ONLY: a word the parent never had, in the middle of what is checked. */
 		uint64_t off = n / 2 & ~7ul;
 
-		((volatile uint64_t *)rw->m.addr)[off / 8] = fl_word(ACT_CHILD, off);
+		((volatile uint64_t *)rw->m.addr)[off / 8] = fl_word(FL_ACT_CHILD, off);
 	} else if (cf->inject == INJ_TORN) {
 		/* TEST ONLY: the marker's low three bytes stored over the original, the rest not yet. */
 		uint64_t off = 0, a, b, orig;
@@ -552,20 +510,22 @@ static int cow_race_run(struct fl_worker *w, struct fl_work *done)
 		CPU_SET(i, &all_cpus);
 	rw->stop = 0;
 	memset(rw->rep, 0, sizeof(*rw->rep));
-	for (unsigned i = 0; i < nt; i++) {
-		if (pthread_create(&rw->dt[i].tid, NULL, dma_main, &rw->dt[i])) {
-			ret = fl_case_error(w->c, "pthread_create: %s", strerror(errno));
-			goto stop;
-		}
-		rw->dt[i].started = true;
+	for (unsigned i = 0; i < nt && !ret; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "dma%u", i);
+		err = fl_helper_start(&rw->dt[i].helper, w, name, i, dma_main, &rw->dt[i]);
+		if (err)
+			ret = fl_case_error(w->c, "pthread_create: %s", strerror(-err));
 	}
-	if (cf->dma == DMA_O_DIRECT) {
-		if (pthread_create(&rw->toucher, NULL, toucher_main, rw)) {
-			ret = fl_case_error(w->c, "pthread_create: %s", strerror(errno));
-			goto stop;
-		}
-		rw->toucher_started = true;
+	if (!ret && cf->dma == DMA_O_DIRECT) {
+		err = fl_helper_start(&rw->toucher, w, "toucher", nt, toucher_main, rw);
+		if (err)
+			ret = fl_case_error(w->c, "pthread_create: %s", strerror(-err));
 	}
+	err = 0;
+	if (ret)
+		goto stop;
 	for (int64_t i = 0; i < cf->forks + cf->children && !ret; i++) {
 		pid_t pid;
 
@@ -605,10 +565,9 @@ stop:
 	for (unsigned i = 0; i < nt; i++) {
 		struct dma_thread *dt = &rw->dt[i];
 
-		if (!dt->started)
+		if (!dt->helper.started)
 			continue;
-		pthread_join(dt->tid, NULL);
-		dt->started = false;
+		fl_helper_join(&dt->helper);
 		reads += dt->reads;
 		if (dt->corruptions && !corrupt) {
 			first_off = dt->first_off;
@@ -619,10 +578,7 @@ stop:
 		if (dt->error && !err)
 			err = dt->error;
 	}
-	if (rw->toucher_started) {
-		pthread_join(rw->toucher, NULL);
-		rw->toucher_started = false;
-	}
+	fl_helper_join(&rw->toucher);
 	if (ret)
 		return ret;
 	if (err)
@@ -667,10 +623,7 @@ static int cow_race_check(struct fl_worker *w)
 	struct cow_race_worker *rw = w->priv;
 
 	for (unsigned i = 0; i < MAX_DMA_THREADS; i++)
-		if (rw->dt[i].ring_ok) {
-			io_uring_queue_exit(&rw->dt[i].ring);	/* unpins */
-			rw->dt[i].ring_ok = false;
-		}
+		fl_hold_close(&rw->dt[i].h);	/* unpins */
 	if (rw->mapped)
 		fl_unmap(&rw->m);
 	rw->mapped = false;
@@ -687,8 +640,7 @@ static void cow_race_teardown(struct fl_case *c)
 	rws = (struct cow_race_worker *)(cc + 1);
 	for (unsigned i = 0; i < c->nr_workers; i++) {
 		for (unsigned k = 0; k < MAX_DMA_THREADS; k++)
-			if (rws[i].dt[k].ring_ok)
-				io_uring_queue_exit(&rws[i].dt[k].ring);
+			fl_hold_close(&rws[i].dt[k].h);
 		if (rws[i].mapped)
 			fl_unmap(&rws[i].m);
 		if (rws[i].rep)

@@ -41,9 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
-#include "driver.h"
+#include "hold.h"
 #include "mmflags.h"
 #include "workload.h"
 
@@ -89,9 +87,7 @@ struct dg_state {
 	struct fl_mapping m;
 	bool mapped;
 	int dfd;		/* O_DIRECT file in file_dir */
-	char dpath[512];
-	struct fl_driver drv;
-	bool drv_open;
+	struct fl_hold h;	/* the driver (drv-*) */
 	uint64_t seed;
 	bool did;		/* the operation succeeded: verify data */
 	char behaviour[48];
@@ -129,27 +125,19 @@ static const char *dg_supported(struct fl_case *c)
 	return NULL;
 }
 
-static void fill(uint64_t *p, size_t len, uint64_t seed)
+/* Offset of the first word of @len bytes at @p that is not @seed's pattern, or ~0. */
+static size_t verify(const void *p, size_t len, uint64_t seed)
 {
-	for (size_t i = 0; i < len / 8; i++)
-		p[i] = fl_pattern(seed, i * 8);
-}
+	uint64_t first;
 
-/* Offset of the first word that differs, or ~0. */
-static size_t verify(const uint64_t *p, size_t len, uint64_t seed)
-{
-	for (size_t i = 0; i < len / 8; i++)
-		if (p[i] != fl_pattern(seed, i * 8))
-			return i * 8;
-	return ~(size_t)0;
+	return fl_check_seed(p, 0, len, seed, &first) ? first : ~(size_t)0;
 }
 
 static int dg_setup(struct fl_case *c)
 {
 	const struct gup_conf *cf = c->config;
 	struct dg_state *s = calloc(1, sizeof(*s));
-	char why[256];
-	uint64_t *buf = NULL;
+	char why[600];
 	int fd;
 
 	if (!s)
@@ -157,41 +145,21 @@ static int dg_setup(struct fl_case *c)
 	c->priv = s;
 	s->dfd = -1;
 	if (cf->op == OP_DRV_GET || cf->op == OP_DRV_PIN || cf->op == OP_DRV_PIN_LONGTERM) {
-		if (fl_driver_open(&s->drv, why, sizeof(why)))
+		if (fl_hold_driver(&s->h, why, sizeof(why)))
 			return fl_case_skip(c, "%s", why);
-		s->drv_open = true;
 	}
 	if (!needs_dfile(cf->op))
 		return 0;
 	/* The other end of the I/O: a page-cache file that takes O_DIRECT, pattern seed 1. */
-	snprintf(s->dpath, sizeof(s->dpath), "%s/faultline-daxgup.XXXXXX", c->bconf->file_dir);
-	fd = mkostemp(s->dpath, O_CLOEXEC);
+	fd = fl_pattern_file(c->bconf->file_dir, (cf->size + IO_CHUNK - 1) / IO_CHUNK * IO_CHUNK, 1, why, sizeof(why));
 	if (fd < 0)
-		return fl_case_skip(c, "file_dir %s: %s", c->bconf->file_dir, strerror(errno));
-	unlink(s->dpath);
-	if (posix_memalign((void **)&buf, SZ_4K, IO_CHUNK))
-		goto nomem;
-	for (size_t off = 0; off < cf->size; off += IO_CHUNK) {
-		for (size_t i = 0; i < IO_CHUNK / 8; i++)
-			buf[i] = fl_pattern(1, off + i * 8);
-		if (pwrite(fd, buf, IO_CHUNK, (off_t)off) != (ssize_t)IO_CHUNK) {
-			free(buf);
-			close(fd);
-			return fl_case_skip(c, "write %s: %s", c->bconf->file_dir, strerror(errno));
-		}
-	}
-	free(buf);
-	fsync(fd);
-	snprintf(why, sizeof(why), "/proc/self/fd/%d", fd);
-	s->dfd = open(why, O_RDWR | O_DIRECT | O_CLOEXEC);
+		return fd == -ENOMEM ? fd : fl_case_skip(c, "%s", why);
+	s->dfd = fl_reopen_direct(fd, c->bconf->file_dir, O_RDWR, why, sizeof(why));
 	close(fd);
 	if (s->dfd < 0)
 		return fl_case_skip(c, "O_DIRECT on file_dir %s: %s (needs a disk filesystem, not tmpfs)",
-				    c->bconf->file_dir, strerror(errno));
+				    c->bconf->file_dir, strerror(-s->dfd));
 	return 0;
-nomem:
-	close(fd);
-	return -ENOMEM;
 }
 
 static int dg_prepare(struct fl_worker *w)
@@ -213,15 +181,14 @@ static int dg_prepare(struct fl_worker *w)
 	    cf->op == OP_DRV_GET || cf->op == OP_DRV_PIN || cf->op == OP_DRV_PIN_LONGTERM) {
 		/* The data the operation must carry: through the mapping, or write(2) if unfaulted. */
 		if (cf->faulted) {
-			fill(s->m.addr, s->m.len, s->seed + 100);
+			fl_fill_seed(s->m.addr, 0, s->m.len, s->seed + 100);
 		} else if (c->backing == FL_BACKING_FSDAX) {
 			uint64_t *buf = malloc(IO_CHUNK);
 
 			if (!buf)
 				return -ENOMEM;
 			for (size_t off = 0; off < s->m.len; off += IO_CHUNK) {
-				for (size_t i = 0; i < IO_CHUNK / 8; i++)
-					buf[i] = fl_pattern(s->seed + 100, off + i * 8);
+				fl_fill_seed(buf, off, IO_CHUNK, s->seed + 100);
 				if (pwrite(s->m.fd, buf, IO_CHUNK, (off_t)off) != (ssize_t)IO_CHUNK) {
 					free(buf);
 					return fl_case_error(c, "pwrite to the dax file: %s", strerror(errno));
@@ -267,86 +234,69 @@ static int op_odirect(struct fl_worker *w, struct dg_state *s, bool rd)
 
 static int op_iouring(struct fl_worker *w, struct dg_state *s)
 {
-	struct io_uring ring;
-	struct iovec iov = { .iov_base = s->m.addr, .iov_len = s->m.len };
-	struct io_uring_cqe *cqe;
-	int ret = io_uring_queue_init(8, &ring, 0);
+	struct fl_hold h;
+	int ret;
 
+	fl_hold_init(&h);
+	ret = fl_hold_ring(&h, 8);
 	if (ret < 0)
 		return fl_case_skip(w->c, "io_uring_queue_init: %s (kernel without io_uring, or io_uring_disabled)",
 				    strerror(-ret));
 	fl_lat_begin(w);
-	ret = io_uring_register_buffers(&ring, &iov, 1);
+	ret = fl_hold_register(&h, s->m.addr, s->m.len);
 	fl_lat_end(w, 0);
 	set_behaviour(w->c, s, -ret);
-	if (ret)
-		goto out;
 	/* Registered: read the file into the pinned DAX buffer, 1 MiB at a time. */
 	for (size_t off = 0; off < s->m.len && s->did; off += IO_CHUNK) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-
-		cqe = NULL;
-		io_uring_prep_read_fixed(sqe, s->dfd, (char *)s->m.addr + off, IO_CHUNK, off, 0);
-		io_uring_submit(&ring);
-		if (io_uring_wait_cqe(&ring, &cqe) || cqe->res != (int)IO_CHUNK) {
+		ret = fl_hold_rw_fixed(&h, false, s->dfd, (char *)s->m.addr + off, IO_CHUNK, off);
+		if (ret != (int)IO_CHUNK) {
 			fl_case_fail(w->c, "READ_FIXED into the registered DAX buffer at %zu: %s", off,
-				     cqe && cqe->res < 0 ? strerror(-cqe->res) : "short read");
+				     ret < 0 ? strerror(-ret) : "short read");
 			s->did = false;
 		}
-		if (cqe)
-			io_uring_cqe_seen(&ring, cqe);
 	}
-	io_uring_unregister_buffers(&ring);
-out:
-	io_uring_queue_exit(&ring);
+	fl_hold_close(&h);
 	return 0;
 }
 
 static int op_vmsplice(struct fl_worker *w, struct dg_state *s)
 {
-	int pfd[2];
-	char *buf = malloc(64 << 10);
+	size_t piece = 64 << 10;
+	char *buf = malloc(piece);
+	struct fl_hold h;
+	uint64_t first;
 	int ret = 0;
 
-	if (!buf || pipe(pfd)) {
+	fl_hold_init(&h);
+	if (!buf || fl_hold_pipe(&h, piece, false) < 0) {
 		free(buf);
 		return fl_case_error(w->c, "pipe: %s", strerror(errno));
 	}
-	fcntl(pfd[0], F_SETPIPE_SZ, 64 << 10);
-	for (size_t off = 0; off < s->m.len; off += 64 << 10) {
-		struct iovec iov = { .iov_base = (char *)s->m.addr + off, .iov_len = 64 << 10 };
+	for (size_t off = 0; off < s->m.len; off += piece) {
 		ssize_t n;
 
 		fl_lat_begin(w);
-		n = vmsplice(pfd[1], &iov, 1, 0);
+		n = fl_hold_vmsplice(&h, (char *)s->m.addr + off, piece);
 		fl_lat_end(w, 0);
 		if (n <= 0) {
-			set_behaviour(w->c, s, n < 0 ? errno : EIO);
+			set_behaviour(w->c, s, n < 0 ? (int)-n : EIO);
 			goto out;
 		}
 		/* Drain what the pipe holds and compare with the pattern. */
-		for (ssize_t got = 0; got < n;) {
-			ssize_t r = read(pfd[0], buf, (size_t)(n - got));
-
-			if (r <= 0)
-				break;
-			for (ssize_t i = 0; i + 8 <= r; i += 8) {
-				uint64_t v;
-
-				memcpy(&v, buf + i, 8);
-				if (v != fl_pattern(s->seed + 100, off + (size_t)got + (size_t)i)) {
-					ret = fl_case_fail(w->c, "vmsplice of the DAX mapping carried wrong data at offset %zu",
-							   off + (size_t)got + (size_t)i);
-					goto out;
-				}
-			}
-			got += r;
+		ret = fl_hold_pipe_read(&h, buf, (size_t)n);
+		if (ret) {
+			ret = fl_case_error(w->c, "read the vmsplice pipe: %s", strerror(-ret));
+			goto out;
+		}
+		if (fl_check_seed(buf, off, (size_t)n, s->seed + 100, &first)) {
+			ret = fl_case_fail(w->c, "vmsplice of the DAX mapping carried wrong data at offset %zu",
+					   (size_t)first);
+			goto out;
 		}
 	}
 	set_behaviour(w->c, s, 0);
 out:
-	close(pfd[0]);
-	close(pfd[1]);
+	fl_hold_close(&h);
 	free(buf);
 	return ret;
 }
@@ -360,7 +310,7 @@ static int op_drv(struct fl_worker *w, struct dg_state *s, int op)
 		.flags = FL_GUP_WRITE | (op == OP_DRV_PIN_LONGTERM ? FL_GUP_LONGTERM : 0),
 		.pages_per_call = 512,
 	};
-	int ret = fl_drv_gup_bench(&s->drv, &g, w->lat[0]);
+	int ret = fl_drv_gup_bench(&s->h.drv, &g, w->lat[0]);
 
 	if (ret)
 		return fl_case_error(w->c, "FL_IOC_GUP_BENCH: %s", strerror(-ret));
@@ -379,7 +329,7 @@ static int op_drv(struct fl_worker *w, struct dg_state *s, int op)
 /* Child and parent each check the other's half after fork of a pmd-mapped VMA. */
 static int op_fork(struct fl_worker *w, struct dg_state *s)
 {
-	size_t half = s->m.len / 2;
+	size_t half = s->m.len / 2, bad;
 	uint64_t *p = s->m.addr;
 	int st;
 	pid_t pid;
@@ -392,7 +342,7 @@ static int op_fork(struct fl_worker *w, struct dg_state *s)
 		/* The child sees the parent's data, then writes its own into the second half. */
 		if (verify(p, s->m.len, s->seed + 100) != ~(size_t)0)
 			_exit(10);
-		fill(p + half / 8, half, s->seed + 200);
+		fl_fill_seed(p + half / 8, 0, half, s->seed + 200);
 		_exit(0);
 	}
 	fl_lat_end(w, 0);
@@ -402,10 +352,10 @@ static int op_fork(struct fl_worker *w, struct dg_state *s)
 		return fl_case_fail(w->c, "the child of fork saw wrong data in the pre-faulted DAX mapping");
 	if (verify(p, half, s->seed + 100) != ~(size_t)0)
 		return fl_case_fail(w->c, "the parent's first half changed across fork");
-	for (size_t i = 0; i < half / 8; i++)
-		if (p[half / 8 + i] != fl_pattern(s->seed + 200, i * 8))
-			return fl_case_fail(w->c, "the parent does not see the child's write at offset %zu (MAP_SHARED DAX)",
-					    half + i * 8);
+	bad = verify(p + half / 8, half, s->seed + 200);
+	if (bad != ~(size_t)0)
+		return fl_case_fail(w->c, "the parent does not see the child's write at offset %zu (MAP_SHARED DAX)",
+				    half + bad);
 	set_behaviour(w->c, s, 0);
 	s->did = false;		/* verified here */
 	return 0;
@@ -436,7 +386,7 @@ static int dg_check(struct fl_worker *w)
 	struct fl_case *c = w->c;
 	const struct gup_conf *cf = c->config;
 	struct dg_state *s = w->priv;
-	uint64_t *buf = NULL;
+	uint64_t *buf = NULL, first;
 	size_t bad = ~(size_t)0;
 	int ret = 0;
 
@@ -461,11 +411,8 @@ static int dg_check(struct fl_worker *w)
 				ret = fl_case_error(c, "read back: %s", strerror(errno));
 				break;
 			}
-			for (size_t i = 0; i < IO_CHUNK / 8; i++)
-				if (buf[i] != fl_pattern(s->seed + 100, off + i * 8)) {
-					bad = off + i * 8;
-					break;
-				}
+			if (fl_check_seed(buf, off, IO_CHUNK, s->seed + 100, &first))
+				bad = first;
 		}
 		free(buf);
 		break;
@@ -494,8 +441,7 @@ static void dg_teardown(struct fl_case *c)
 		fl_unmap(&s->m);
 	if (s->dfd >= 0)
 		close(s->dfd);
-	if (s->drv_open)
-		fl_driver_close(&s->drv);
+	fl_hold_close(&s->h);
 	free(s);
 	c->priv = NULL;
 }

@@ -11,7 +11,7 @@
  * Kernel paths: make_device_exclusive(_range) (GUP with FOLL_WRITE |
  * FOLL_SPLIT_PMD, folio_make_device_exclusive's rmap walk, device-exclusive
  * swap entries), MMU_NOTIFY_EXCLUSIVE with an owner (filtered by the
- * granting mirror, seed 002), remove_device_exclusive_entry on a CPU fault
+ * granting mirror: its owner), remove_device_exclusive_entry on a CPU fault
  * (MMU_NOTIFY_EXCLUSIVE with no owner up to 6.14, MMU_NOTIFY_CLEAR from
  * 6.15), device-exclusive entries in mprotect and fork (copy_nonpresent_pte).
  *
@@ -51,7 +51,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "hold.h"
 #include "workload.h"
 
 enum { SC_EXCLUSIVE, SC_MPROTECT, SC_COW, SC_REVOKE };
@@ -161,8 +161,7 @@ static int dx_prepare(struct fl_worker *w)
 	memset(&dc->dev, 0, sizeof(dc->dev));
 	if (mprotect(dc->m.addr, dc->m.len, PROT_READ | PROT_WRITE))
 		return fl_case_error(w->c, "mprotect(PROT_READ|PROT_WRITE): %s", strerror(errno));
-	for (uint64_t i = 0; i < dc->m.len / 8; i++)
-		p[i] = fl_pattern(dc->seed, i * 8);
+	fl_fill_seed(p, 0, dc->m.len, dc->seed);
 	if (fl_verify(&dc->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "%s", why);
 	/* The previous batch's revokes are its own: start the counters at zero. */
@@ -320,7 +319,7 @@ static int dx_check(struct fl_worker *w)
 			 (unsigned long long)st->self_filtered);
 	fl_case_detail(w->c, "revokes", buf);
 
-	/* seed 002: the grant's own notification must be filterable, and was. */
+	/* The grant's own notification must carry its owner, to be filterable. */
 	if (!st->self_filtered)
 		return fl_case_fail(w->c, "no MMU_NOTIFY_EXCLUSIVE carried the grant's owner: the driver could not filter its own invalidation");
 	if (cf->scenario != SC_COW && cf->scenario != SC_REVOKE && (dc->dev_ret || dc->dev.mismatches))

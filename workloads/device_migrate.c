@@ -29,10 +29,10 @@
  *   thp         a THP range: the kernel migrates the folio whole (6.15+ with
  *               MIGRATE_VMA_SELECT_COMPOUND) or splits it; which one is recorded
  *   zero-page   read-faulted range mapped to the shared zero page: collected
- *               with MIGRATE_PFN_MIGRATE and no source page (seed 000,
- *               "migrate the zero page properly -- over and back")
+ *               with MIGRATE_PFN_MIGRATE and no source page ("migrate
+ *               the zero page properly -- over and back")
  *   holes       never-touched range: holes are valid migration sources
- *               (MIGRATE_PFN_MIGRATE without a page; seed 000, the NAK of
+ *               (MIGRATE_PFN_MIGRATE without a page; the NAK of
  *               "mm/migrate: see hole as invalid source page")
  *   read-only   PROT_READ mapping: the device copy must stay read-only, a CPU
  *               write after the return trip must fault correctly
@@ -50,7 +50,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "hold.h"
 #include "workload.h"
 
 enum { SC_ANON, SC_THP, SC_ZERO_PAGE, SC_HOLES, SC_READ_ONLY, SC_SHARED, SC_FORK };
@@ -127,13 +127,12 @@ static uint64_t check_data(struct dm_case *dc, uint64_t *first)
 	const uint64_t *p = dc->m.addr;
 	uint64_t bad = 0;
 
+	if (!dc->zeros)
+		return fl_check_seed(p, 0, dc->m.len, dc->seed, first);
 	*first = UINT64_MAX;
-	for (uint64_t i = 0; i < dc->m.len / 8; i++) {
-		if (p[i] == (dc->zeros ? 0 : fl_pattern(dc->seed, i * 8)))
-			continue;
-		if (!bad++)
+	for (uint64_t i = 0; i < dc->m.len / 8; i++)
+		if (p[i] && !bad++)
 			*first = i * 8;
-	}
 	return bad;
 }
 
@@ -198,10 +197,8 @@ static int dm_prepare(struct fl_worker *w)
 			if (fl_map(w->c->bconf, w->c->backing, cf->size, 0, &dc->m, why, sizeof(why)))
 				return fl_case_error(w->c, "%s", why);
 			dc->mapped = true;
-			p = dc->m.addr;
 		}
-		for (uint64_t i = 0; i < dc->m.len / 8; i++)
-			p[i] = fl_pattern(dc->seed, i * 8);
+		fl_fill_seed(dc->m.addr, 0, dc->m.len, dc->seed);
 		if (fl_verify(&dc->m, why, sizeof(why)))
 			return fl_case_skip(w->c, "%s", why);
 	}

@@ -20,17 +20,19 @@
  * The memory is populated before the timed batch, so the figures are GUP
  * on present pages (gup_test -a does the same).  Every batch checks that
  * all pages were got and, for pin ops, that the kernel saw them dma-pinned
- * (folio_maybe_dma_pinned).  A kernel that refuses the pin (e.g.
- * FOLL_LONGTERM on fsdax: EOPNOTSUPP) makes the case a skip whose reason
- * names the errno: that is the observed behaviour, not a number.
+ * (folio_maybe_dma_pinned).  A refusal the kernel documents (no page
+ * got: FOLL_LONGTERM on fsdax, EOPNOTSUPP; FOLL_LONGTERM|FOLL_WRITE on a
+ * page-cache file, EFAULT since 6.5; see fl_gup_refusal) makes the case a
+ * skip whose reason names the errno and the check: that is the observed
+ * behaviour, not a number.  Any other refusal of present memory (pin-fast
+ * on anon-4k refused) is a GUP bug: a fail naming the errno.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver.h"
-#include "workload.h"
+#include "hold.h"
 
 static const char *const ops[] = { "get-fast", "pin-fast", "pin", "get", NULL };
 /* Indexed like enum fl_gup_op. */
@@ -127,6 +129,23 @@ static int gup_prepare(struct fl_worker *w)
 	return 0;
 }
 
+/* The kernel got no page: a skip where it documents the refusal, else a fail. */
+static int refused(struct fl_worker *w, int err)
+{
+	const struct gup_conf *cf = w->c->config;
+	const char *why = fl_gup_refusal(w->c->backing, (cf->write ? FL_FOLL_WRITE : 0) |
+					 (cf->longterm ? FL_FOLL_LONGTERM : 0), err);
+
+	if (why)
+		return fl_case_skip(w->c, "the kernel refused %s%s on %s: %s (%s): documented: %s (observed behaviour)",
+				    ops[cf->op], cf->longterm ? "+FOLL_LONGTERM" : "", fl_backings[w->c->backing].name,
+				    fl_errno_name(err), strerror(err < 0 ? -err : err), why);
+	return fl_case_fail(w->c, "the kernel refused %s%s%s on %s with %s (%s), no page got: not a documented "
+			    "refusal (those are FOLL_LONGTERM on fsdax, FOLL_LONGTERM|FOLL_WRITE on page-cache files)",
+			    ops[cf->op], cf->write ? "+FOLL_WRITE" : "", cf->longterm ? "+FOLL_LONGTERM" : "",
+			    fl_backings[w->c->backing].name, fl_errno_name(err), strerror(err < 0 ? -err : err));
+}
+
 static int gup_run(struct fl_worker *w, struct fl_work *done)
 {
 	const struct gup_conf *cf = w->c->config;
@@ -146,9 +165,7 @@ static int gup_run(struct fl_worker *w, struct fl_work *done)
 	if (ret)
 		return fl_case_error(w->c, "FL_IOC_GUP_BENCH: %s", strerror(-ret));
 	if (g.error && !g.nr_pages)
-		return fl_case_skip(w->c, "the kernel refused %s%s on %s: %s (observed behaviour)",
-				    ops[cf->op], cf->longterm ? "+FOLL_LONGTERM" : "",
-				    fl_backings[w->c->backing].name, strerror(-g.error));
+		return refused(w, g.error);
 	if (g.error || g.nr_pages != pages)
 		return fl_case_fail(w->c, "%s got %llu of %llu pages, then %s", ops[cf->op],
 				    (unsigned long long)g.nr_pages, (unsigned long long)pages,

@@ -49,13 +49,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
-#include "driver.h"
-#include "pinning.h"
+#include "hold.h"
 #include "workload.h"
 
 enum { VIA_IO_URING, VIA_O_DIRECT, VIA_VMSPLICE, VIA_PVR, VIA_DRIVER };
@@ -93,13 +91,9 @@ struct gup_user_case {
 struct gup_user_worker {
 	struct fl_mapping m;
 	bool mapped;
-	bool ring_ok, drv_open;
-	struct io_uring ring;
-	int pipe[2];
+	struct fl_hold h;	/* ring, pipe or driver of the entry point */
 	void *dst;		/* process_vm_readv: local destination */
-	struct fl_driver drv;
 	bool refused;		/* this batch was refused: nothing to verify */
-	bool verified_noted;
 };
 
 static size_t gup_user_footprint(const struct fl_case *c)
@@ -110,7 +104,7 @@ static size_t gup_user_footprint(const struct fl_case *c)
 static const char *gup_user_supported(struct fl_case *c)
 {
 	const struct gup_user_conf *cf = c->config;
-	struct io_uring ring;
+	struct fl_hold h = { .ring_ok = false };
 	static char buf[160];
 	int ret;
 
@@ -119,31 +113,15 @@ static const char *gup_user_supported(struct fl_case *c)
 	if (cf->via == VIA_DRIVER)
 		return fl_driver_supported(FL_FEAT_PIN);
 	if (cf->via == VIA_IO_URING) {
-		ret = io_uring_queue_init(4, &ring, 0);
+		ret = fl_hold_ring(&h, 4);
 		if (ret) {
 			snprintf(buf, sizeof(buf), "io_uring_setup: %s (kernel without io_uring, 5.1+, or "
 				 "kernel.io_uring_disabled set)", fl_errno_name(ret));
 			return buf;
 		}
-		io_uring_queue_exit(&ring);
+		fl_hold_close(&h);
 	}
 	return NULL;
-}
-
-/* Behave like an unprivileged user for RLIMIT_MEMLOCK (this process only). */
-static int drop_caps(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return -errno;
-	for (int i = 0; i < 2; i++) {
-		d[i].effective &= ~(CAP_TO_MASK(CAP_IPC_LOCK) | CAP_TO_MASK(CAP_SYS_RESOURCE));
-		d[i].permitted &= ~(CAP_TO_MASK(CAP_IPC_LOCK) | CAP_TO_MASK(CAP_SYS_RESOURCE));
-		d[i].inheritable = 0;
-	}
-	return syscall(SYS_capset, &h, d) ? -errno : 0;
 }
 
 static int gup_user_setup(struct fl_case *c)
@@ -160,7 +138,7 @@ static int gup_user_setup(struct fl_case *c)
 	gc->dfd = gc->devnull = -1;
 	/* Before the workers exist: threads inherit these credentials. */
 	if (cf->unprivileged) {
-		ret = drop_caps();
+		ret = fl_drop_pin_caps();
 		if (ret)
 			return fl_case_error(c, "capset (dropping CAP_IPC_LOCK): %s", strerror(-ret));
 		fl_case_detail(c, "unprivileged", "CAP_IPC_LOCK and CAP_SYS_RESOURCE dropped in the case's process");
@@ -177,10 +155,10 @@ static int gup_user_setup(struct fl_case *c)
 				    (unsigned long long)((cf->size * c->nr_workers) >> 10));
 	}
 	if (cf->via == VIA_O_DIRECT) {
-		fd = fl_pattern_file(c->bconf->file_dir, cf->chunk, why, sizeof(why));
+		fd = fl_pattern_file(c->bconf->file_dir, cf->chunk, fl_actor_seed[FL_ACT_DEVICE], why, sizeof(why));
 		if (fd < 0)
 			return fl_case_skip(c, "%s", why);
-		gc->dfd = fl_reopen_direct(fd, c->bconf->file_dir, why, sizeof(why));
+		gc->dfd = fl_reopen_direct(fd, c->bconf->file_dir, O_RDONLY, why, sizeof(why));
 		close(fd);
 		if (gc->dfd < 0) {
 			fl_case_detail(c, "behaviour.o_direct_open", fl_errno_name(gc->dfd));
@@ -201,23 +179,23 @@ static int worker_init(struct fl_worker *w, struct gup_user_worker *gw)
 	char why[256];
 	int ret;
 
-	gw->pipe[0] = gw->pipe[1] = -1;
+	fl_hold_init(&gw->h);
 	switch (cf->via) {
 	case VIA_IO_URING:
-		ret = io_uring_queue_init(8, &gw->ring, 0);
+		ret = fl_hold_ring(&gw->h, 8);
 		if (ret)
 			return fl_case_error(w->c, "io_uring_queue_init: %s", strerror(-ret));
-		gw->ring_ok = true;
 		break;
 	case VIA_VMSPLICE:
-		if (pipe2(gw->pipe, O_CLOEXEC))
-			return fl_case_error(w->c, "pipe: %s", strerror(errno));
+		ret = fl_hold_pipe(&gw->h, 0, false);
+		if (ret < 0)
+			return fl_case_error(w->c, "pipe: %s", strerror(-ret));
 		/* One vmsplice call per chunk: the pipe must hold a chunk's pages. */
-		ret = fcntl(gw->pipe[1], F_SETPIPE_SZ, (int)(cf->chunk > (1 << 30) ? (1 << 30) : cf->chunk));
+		ret = fl_hold_pipe(&gw->h, cf->chunk > (1 << 30) ? (1 << 30) : cf->chunk, true);
 		if (ret < 0) {
-			fl_case_detail(w->c, "behaviour.pipe_size", fl_errno_name(errno));
+			fl_case_detail(w->c, "behaviour.pipe_size", fl_errno_name(ret));
 			return fl_case_skip(w->c, "F_SETPIPE_SZ %llu: %s (fs.pipe-max-size; needs CAP_SYS_RESOURCE above it): use a smaller chunk",
-					    (unsigned long long)cf->chunk, strerror(errno));
+					    (unsigned long long)cf->chunk, strerror(-ret));
 		}
 		break;
 	case VIA_PVR:
@@ -228,9 +206,8 @@ static int worker_init(struct fl_worker *w, struct gup_user_worker *gw)
 		}
 		break;
 	case VIA_DRIVER:
-		if (fl_driver_open(&gw->drv, why, sizeof(why)))
+		if (fl_hold_driver(&gw->h, why, sizeof(why)))
 			return fl_case_skip(w->c, "%s", why);
-		gw->drv_open = true;
 		break;
 	}
 	return 0;
@@ -241,7 +218,6 @@ static int gup_user_prepare(struct fl_worker *w)
 	const struct gup_user_conf *cf = w->c->config;
 	struct gup_user_case *gc = w->c->priv;
 	struct gup_user_worker *gw = (struct gup_user_worker *)(gc + 1) + w->id;
-	char why[256];
 	int ret;
 
 	if (!w->priv) {
@@ -250,17 +226,9 @@ static int gup_user_prepare(struct fl_worker *w)
 		if (ret)
 			return ret;
 	}
-	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &gw->m, why, sizeof(why));
-	if (ret)
-		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
-	gw->mapped = true;
 	/* GUP on present pages; the pattern lets check() see stray writes. */
-	fl_fill(gw->m.addr, 0, gw->m.len, ACT_ORIG);
-	if (fl_verify(&gw->m, why, sizeof(why)))
-		return fl_case_skip(w->c, "%s", why);
-	if (!gw->verified_noted && w->id == 0)
-		fl_note_verified(w->c, &gw->m);
-	gw->verified_noted = true;
+	if (fl_map_original(w, cf->size, &gw->m, &gw->mapped))
+		return -1;
 	gw->refused = false;
 	return 0;
 }
@@ -273,8 +241,8 @@ static int refusal(struct fl_worker *w, int err, const char *what)
 {
 	const struct gup_user_conf *cf = w->c->config;
 	struct gup_user_worker *gw = w->priv;
-	bool longterm = cf->via == VIA_IO_URING || cf->via == VIA_DRIVER;
-	bool file = w->c->backing == FL_BACKING_FILE;
+	unsigned how = cf->via == VIA_IO_URING ? FL_FOLL_WRITE | FL_FOLL_LONGTERM | FL_FOLL_IO_URING :
+		       cf->via == VIA_DRIVER ? FL_FOLL_WRITE | FL_FOLL_LONGTERM : 0;
 	char key[64], buf[256];
 
 	err = err < 0 ? -err : err;
@@ -282,14 +250,14 @@ static int refusal(struct fl_worker *w, int err, const char *what)
 	fl_case_detail(w->c, key, fl_errno_name(err));
 	gw->refused = true;
 	/* FOLL_LONGTERM on page cache: dirty tracking cannot follow a long-term pin. */
-	if (longterm && file && (err == EFAULT || err == EOPNOTSUPP)) {
+	if (w->c->backing == FL_BACKING_FILE && fl_gup_refusal(w->c->backing, how, err)) {
 		snprintf(buf, sizeof(buf), "%s refused a long-term pin of a page-cache file mapping with %s: "
 			 "documented (writable_file_mapping_allowed, 6.5; io_uring file-backed check before)",
 			 what, fl_errno_name(err));
 		fl_case_detail(w->c, "refusal", buf);
 		return 0;
 	}
-	if (longterm && w->c->backing == FL_BACKING_FSDAX && err == EOPNOTSUPP) {
+	if (w->c->backing == FL_BACKING_FSDAX && fl_gup_refusal(w->c->backing, how, err)) {
 		fl_case_detail(w->c, "refusal", "long-term pins on fsdax refused (EOPNOTSUPP): documented");
 		return 0;
 	}
@@ -309,28 +277,33 @@ struct tally {
 	uint64_t pin, release, call;
 };
 
+/* One pin and its release, @pin and @release ns: into the histograms and the tally. */
+static void tally_add(struct fl_worker *w, struct tally *t, uint64_t pin, uint64_t release)
+{
+	fl_lat_record(w, LAT_PIN, pin);
+	fl_lat_record(w, LAT_RELEASE, release);
+	fl_lat_record(w, LAT_CALL, pin + release);
+	t->pin += pin;
+	t->release += release;
+	t->call += pin + release;
+}
+
 static int one_io_uring(struct fl_worker *w, struct gup_user_worker *gw, void *p, size_t len,
 			struct tally *t)
 {
-	struct iovec iov = { .iov_base = p, .iov_len = len };
 	uint64_t t0, t1, t2;
 	int ret;
 
 	t0 = fl_now_ns();
-	ret = io_uring_register_buffers(&gw->ring, &iov, 1);
+	ret = fl_hold_register(&gw->h, p, len);
 	t1 = fl_now_ns();
 	if (ret)
 		return ret;
-	ret = io_uring_unregister_buffers(&gw->ring);
+	ret = fl_hold_unregister(&gw->h);
 	t2 = fl_now_ns();
 	if (ret)
 		return fl_case_fail(w->c, "io_uring_unregister_buffers: %s", fl_errno_name(ret)), 1;
-	fl_lat_record(w, LAT_PIN, t1 - t0);
-	fl_lat_record(w, LAT_RELEASE, t2 - t1);
-	fl_lat_record(w, LAT_CALL, t2 - t0);
-	t->pin += t1 - t0;
-	t->release += t2 - t1;
-	t->call += t2 - t0;
+	tally_add(w, t, t1 - t0, t2 - t1);
 	return 0;
 }
 
@@ -340,49 +313,45 @@ static int one_vmsplice(struct fl_worker *w, struct gup_user_worker *gw, void *p
 	struct gup_user_case *gc = w->c->priv;
 
 	for (size_t done = 0; done < len;) {
-		struct iovec iov = { .iov_base = (char *)p + done, .iov_len = len - done };
 		uint64_t t0, t1, t2;
-		ssize_t n, m;
+		ssize_t n;
+		int ret;
 
 		t0 = fl_now_ns();
-		n = vmsplice(gw->pipe[1], &iov, 1, 0);
+		n = fl_hold_vmsplice(&gw->h, (char *)p + done, len - done);
 		t1 = fl_now_ns();
 		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
+			return n < 0 ? (int)n : -EIO;
 		/* Releasing the references without copying: splice to /dev/null. */
-		for (ssize_t left = n; left > 0; left -= m) {
-			m = splice(gw->pipe[0], NULL, gc->devnull, NULL, (size_t)left, SPLICE_F_MOVE);
-			if (m <= 0)
-				return fl_case_fail(w->c, "splice pipe -> /dev/null: %s", strerror(errno)), 1;
-		}
+		ret = fl_hold_pipe_drop(&gw->h, gc->devnull, (size_t)n);
+		if (ret)
+			return fl_case_fail(w->c, "splice pipe -> /dev/null: %s", strerror(-ret)), 1;
 		t2 = fl_now_ns();
-		fl_lat_record(w, LAT_PIN, t1 - t0);
-		fl_lat_record(w, LAT_RELEASE, t2 - t1);
-		fl_lat_record(w, LAT_CALL, t2 - t0);
-		t->pin += t1 - t0;
-		t->release += t2 - t1;
-		t->call += t2 - t0;
+		tally_add(w, t, t1 - t0, t2 - t1);
 		done += (size_t)n;
 	}
+	return 0;
+}
+
+/* A call that pins, copies and unpins (@what returned @n of @len bytes in @ns): into the tally. */
+static int one_call(struct fl_worker *w, const char *what, ssize_t n, size_t len, uint64_t ns, struct tally *t)
+{
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return fl_case_fail(w->c, "%s of %zu bytes returned %zd", what, len, n), 1;
+	fl_lat_record(w, LAT_CALL, ns);
+	t->call += ns;
 	return 0;
 }
 
 static int one_o_direct(struct fl_worker *w, void *p, size_t len, struct tally *t)
 {
 	struct gup_user_case *gc = w->c->priv;
-	uint64_t t0, t1;
-	ssize_t n;
+	uint64_t t0 = fl_now_ns();
+	ssize_t n = pread(gc->dfd, p, len, 0);
 
-	t0 = fl_now_ns();
-	n = pread(gc->dfd, p, len, 0);
-	t1 = fl_now_ns();
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len)
-		return fl_case_fail(w->c, "O_DIRECT read of %zu bytes returned %zd", len, n), 1;
-	fl_lat_record(w, LAT_CALL, t1 - t0);
-	t->call += t1 - t0;
-	return 0;
+	return one_call(w, "O_DIRECT read", n, len, fl_now_ns() - t0, t);
 }
 
 static int one_pvr(struct fl_worker *w, struct gup_user_worker *gw, void *p, size_t len,
@@ -390,24 +359,15 @@ static int one_pvr(struct fl_worker *w, struct gup_user_worker *gw, void *p, siz
 {
 	struct iovec local = { .iov_base = gw->dst, .iov_len = len };
 	struct iovec remote = { .iov_base = p, .iov_len = len };
-	uint64_t t0, t1;
-	ssize_t n;
-
+	uint64_t t0 = fl_now_ns();
 	/*
 	 * Our own pid: the remote-GUP path is the same, and a forked target
 	 * would make every R/O pin unshare a COW-shared page (5.19+), which
 	 * is COW cost, not GUP.
 	 */
-	t0 = fl_now_ns();
-	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	t1 = fl_now_ns();
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len)
-		return fl_case_fail(w->c, "process_vm_readv of %zu bytes returned %zd", len, n), 1;
-	fl_lat_record(w, LAT_CALL, t1 - t0);
-	t->call += t1 - t0;
-	return 0;
+	ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+
+	return one_call(w, "process_vm_readv", n, len, fl_now_ns() - t0, t);
 }
 
 static int one_driver(struct fl_worker *w, struct gup_user_worker *gw, void *p, size_t len,
@@ -417,22 +377,17 @@ static int one_driver(struct fl_worker *w, struct gup_user_worker *gw, void *p, 
 	uint64_t ns = 0;
 	int ret;
 
-	ret = fl_drv_pin_create(&gw->drv, p, len, FL_PIN_WRITE | FL_PIN_LONGTERM | FL_PIN_FAST, &pc);
+	ret = fl_hold_pin(&gw->h, p, len, FL_PIN_WRITE | FL_PIN_LONGTERM | FL_PIN_FAST, &pc);
 	if (ret)
 		return ret;
-	ret = fl_drv_destroy(&gw->drv, pc.handle, 0, &ns);
+	ret = fl_hold_unpin(&gw->h, 0, &ns);
 	if (ret)
 		return fl_case_fail(w->c, "FL_IOC_DESTROY: %s", fl_errno_name(ret)), 1;
 	if (pc.nr_pages != len / 4096)
 		return fl_case_fail(w->c, "driver pinned %llu of %zu pages", (unsigned long long)pc.nr_pages,
 				    len / 4096), 1;
 	/* Kernel-timed (ktime): no syscall cost in these. */
-	fl_lat_record(w, LAT_PIN, pc.pin_ns);
-	fl_lat_record(w, LAT_RELEASE, ns);
-	fl_lat_record(w, LAT_CALL, pc.pin_ns + ns);
-	t->pin += pc.pin_ns;
-	t->release += ns;
-	t->call += pc.pin_ns + ns;
+	tally_add(w, t, pc.pin_ns, ns);
 	return 0;
 }
 
@@ -505,7 +460,7 @@ static int gup_user_check(struct fl_worker *w)
 		uint64_t patoff = cf->via == VIA_O_DIRECT ? 0 : off;
 
 		bad = fl_check((char *)gw->m.addr + off, patoff, len,
-			       cf->via == VIA_O_DIRECT ? ACT_DEVICE : ACT_ORIG, -1, &first, &got);
+			       cf->via == VIA_O_DIRECT ? FL_ACT_DEVICE : FL_ACT_ORIG, -1, &first, &got);
 		if (bad) {
 			what = fl_whose(first, got);
 			first += off - patoff;
@@ -514,7 +469,7 @@ static int gup_user_check(struct fl_worker *w)
 	if (!bad && cf->via == VIA_PVR) {
 		size_t last = (gw->m.len - 1) / cf->chunk * cf->chunk;
 
-		bad = fl_check(gw->dst, last, gw->m.len - last, ACT_ORIG, -1, &first, &got);
+		bad = fl_check(gw->dst, last, gw->m.len - last, FL_ACT_ORIG, -1, &first, &got);
 		what = bad ? fl_whose(first, got) : "";
 	}
 	if (bad)
@@ -540,16 +495,9 @@ static void gup_user_teardown(struct fl_case *c)
 
 		if (gw->mapped)
 			fl_unmap(&gw->m);
-		if (gw->ring_ok)
-			io_uring_queue_exit(&gw->ring);
-		if (gw->pipe[0] > 0) {
-			close(gw->pipe[0]);
-			close(gw->pipe[1]);
-		}
+		fl_hold_close(&gw->h);
 		if (gw->dst)
 			munmap(gw->dst, ((const struct gup_user_conf *)c->config)->chunk);
-		if (gw->drv_open)
-			fl_driver_close(&gw->drv);
 	}
 	if (gc->dfd >= 0)
 		close(gc->dfd);

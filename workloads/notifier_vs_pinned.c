@@ -16,7 +16,7 @@
  * and the mirror's table is compared with a fresh CPU snapshot.
  *
  *   mirrored: any word the CPU does not see, or any stale device entry
- *             (seed 004's ABA race), is a fail;
+ *             (an invalidation racing the fault that refills it: ABA), is a fail;
  *   pinned:   pages the CPU no longer sees (the storm replaced the mapping
  *             under the pin) are the semantics of pinning, reported as
  *             the informational metric incoherent_pages.
@@ -46,8 +46,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "driver.h"
-#include "workload.h"
+#include "hold.h"
 
 enum { BUF_NONE, BUF_PINNED, BUF_MIRRORED };
 static const char *const buffers[] = { "none", "pinned", "mirrored", NULL };
@@ -82,11 +81,10 @@ static const struct fl_option nvp_options[] = {
 };
 
 struct nvp_worker {
-	struct fl_driver drv;
-	bool drv_open;
+	struct fl_hold h;	/* the driver, and with buffer=pinned the pin */
 	struct fl_mapping m;
 	bool mapped;
-	uint32_t handle;
+	uint32_t handle;	/* the pin's or the mirror's */
 	bool have_handle;
 	uint64_t seed;
 	uint64_t dev_ns, dev_bytes, refaults, ebusy_retries;
@@ -124,30 +122,18 @@ static int nvp_setup(struct fl_case *c)
 	return c->priv ? 0 : -ENOMEM;
 }
 
-static void cpu_fill(struct nvp_worker *nw)
-{
-	uint64_t *p = nw->m.addr;
-
-	for (uint64_t i = 0; i < nw->m.len / 8; i++)
-		p[i] = fl_pattern(nw->seed, i * 8);
-}
-
 /* Pages where the CPU does not see the last pattern. */
 static uint64_t cpu_mismatched_pages(struct nvp_worker *nw, uint64_t *first)
 {
-	const uint64_t *p = nw->m.addr;
-	uint64_t bad = 0;
+	uint64_t bad = 0, at;
 
 	*first = UINT64_MAX;
-	for (uint64_t pg = 0; pg < nw->m.len / 4096; pg++) {
-		for (uint64_t i = pg * 512; i < (pg + 1) * 512; i++) {
-			if (p[i] == fl_pattern(nw->seed, i * 8))
-				continue;
-			if (*first == UINT64_MAX)
-				*first = i * 8;
-			bad++;
-			break;
-		}
+	for (uint64_t off = 0; off < nw->m.len; off += 4096) {
+		if (!fl_check_seed((char *)nw->m.addr + off, off, 4096, nw->seed, &at))
+			continue;
+		if (*first == UINT64_MAX)
+			*first = at;
+		bad++;
 	}
 	return bad;
 }
@@ -156,16 +142,13 @@ static int nvp_prepare(struct fl_worker *w)
 {
 	const struct nvp_conf *cf = w->c->config;
 	struct nvp_worker *nw = (struct nvp_worker *)w->c->priv + w->id;
-	struct fl_pin_create pc;
 	char why[256];
+	bool refused;
 	int ret;
 
 	w->priv = nw;
-	if (cf->buffer != BUF_NONE && !nw->drv_open) {
-		if (fl_driver_open(&nw->drv, why, sizeof(why)))
-			return fl_case_skip(w->c, "%s", why);
-		nw->drv_open = true;
-	}
+	if (cf->buffer != BUF_NONE && fl_hold_driver(&nw->h, why, sizeof(why)))
+		return fl_case_skip(w->c, "%s", why);
 	ret = fl_map(w->c->bconf, w->c->backing, cf->size, 0, &nw->m, why, sizeof(why));
 	if (ret)
 		return ret == -ENOMEM ? fl_case_skip(w->c, "%s", why) : fl_case_error(w->c, "%s", why);
@@ -177,23 +160,22 @@ static int nvp_prepare(struct fl_worker *w)
 
 	switch (cf->buffer) {
 	case BUF_PINNED:
-		ret = fl_drv_pin_create(&nw->drv, nw->m.addr, nw->m.len,
-					FL_PIN_WRITE | FL_PIN_LONGTERM | FL_PIN_FAST, &pc);
+		ret = fl_hold_take(&nw->h, FL_HOLD_DRIVER, nw->m.addr, nw->m.len, 0, &refused, why, sizeof(why));
 		if (ret)
 			return fl_case_skip(w->c, "pin_user_pages_fast(FOLL_LONGTERM) of %s refused: %s (observed behaviour)",
 					    fl_backings[w->c->backing].name, strerror(-ret));
-		nw->handle = pc.handle;
+		nw->handle = nw->h.handle;
 		nw->have_handle = true;
 		break;
 	case BUF_MIRRORED:
-		ret = fl_drv_retry_busy(fl_drv_mirror_create(&nw->drv, nw->m.addr, nw->m.len,
+		ret = fl_drv_retry_busy(fl_drv_mirror_create(&nw->h.drv, nw->m.addr, nw->m.len,
 							     FL_MIRROR_WRITE | FL_MIRROR_PREFAULT, &nw->handle),
 					&nw->ebusy_retries);
 		if (ret)
 			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s", strerror(-ret));
 		nw->have_handle = true;
 		/* Steady state: only the storm's invalidations count. */
-		ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET,
+		ret = fl_drv_mirror_stats(&nw->h.drv, nw->handle, FL_STATS_RESET,
 					  &(struct fl_mirror_stats){ 0 }, NULL, NULL);
 		if (ret)
 			return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", strerror(-ret));
@@ -298,11 +280,11 @@ static int nvp_run(struct fl_worker *w, struct fl_work *done)
 		nw->seed++;
 		if (cf->buffer == BUF_NONE) {
 			fl_lat_begin(w);
-			cpu_fill(nw);
+			fl_fill_seed(nw->m.addr, 0, nw->m.len, nw->seed);
 			fl_lat_end(w, LAT_ACCESS);
 			continue;
 		}
-		ret = fl_drv_retry_busy(fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_FILL, 0, nw->m.len,
+		ret = fl_drv_retry_busy(fl_drv_access(&nw->h.drv, nw->handle, FL_ACCESS_FILL, 0, nw->m.len,
 						      nw->seed, &a), &nw->ebusy_retries);
 		if (ret == -EBUSY)
 			return fl_case_error(w->c, "device write pass %lld after storm=%s: hmm_range_fault busy %d times in a row",
@@ -329,11 +311,11 @@ static int nvp_check_mirror(struct fl_worker *w, struct nvp_worker *nw)
 	size_t o = 0;
 	int ret;
 
-	ret = fl_drv_retry_busy(fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->m.len, 0, &a),
+	ret = fl_drv_retry_busy(fl_drv_access(&nw->h.drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->m.len, 0, &a),
 				&nw->ebusy_retries);
 	if (ret)
 		return fl_case_error(w->c, "stale check: %s", strerror(-ret));
-	ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET, &st,
+	ret = fl_drv_mirror_stats(&nw->h.drv, nw->handle, FL_STATS_RESET, &st,
 				  w->lat[LAT_CALLBACK], w->lat[LAT_REMIRROR]);
 	if (ret)
 		return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", strerror(-ret));
@@ -379,10 +361,11 @@ static int nvp_check(struct fl_worker *w)
 		ret = fl_case_fail(w->c, "the CPU does not see the last %s write on %llu pages (first at byte %llu)",
 				   cf->buffer == BUF_MIRRORED ? "device" : "CPU",
 				   (unsigned long long)bad, (unsigned long long)first);
-	if (nw->have_handle) {
-		fl_drv_destroy(&nw->drv, nw->handle, cf->buffer == BUF_PINNED ? FL_UNPIN_DIRTY : 0, NULL);
-		nw->have_handle = false;
-	}
+	if (nw->have_handle && cf->buffer == BUF_PINNED)
+		fl_hold_unpin(&nw->h, FL_UNPIN_DIRTY, NULL);
+	else if (nw->have_handle)
+		fl_drv_destroy(&nw->h.drv, nw->handle, 0, NULL);
+	nw->have_handle = false;
 	fl_unmap(&nw->m);
 	nw->mapped = false;
 	return ret;
@@ -393,12 +376,11 @@ static void nvp_teardown(struct fl_case *c)
 	struct nvp_worker *nws = c->priv;
 
 	for (unsigned i = 0; nws && i < c->nr_workers; i++) {
-		if (nws[i].have_handle)
-			fl_drv_destroy(&nws[i].drv, nws[i].handle, 0, NULL);
+		if (nws[i].have_handle && !nws[i].h.pinned)
+			fl_drv_destroy(&nws[i].h.drv, nws[i].handle, 0, NULL);
+		fl_hold_close(&nws[i].h);	/* unpins */
 		if (nws[i].mapped)
 			fl_unmap(&nws[i].m);
-		if (nws[i].drv_open)
-			fl_driver_close(&nws[i].drv);
 	}
 	free(nws);
 }

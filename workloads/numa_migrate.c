@@ -46,58 +46,19 @@
  * observed behaviour (counted per errno name, in and out of the held range).
  */
 #include <errno.h>
-#include <limits.h>
 #include <numa.h>
-#include <numaif.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <liburing.h>
-#include <sys/mman.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
 
-#include "driver.h"
-#include "placement.h"
+#include "numa_migrate.h"
 #include "sysfs.h"
-#include "workload.h"
 
-#ifndef MPOL_MF_MOVE_ALL
-#define MPOL_MF_MOVE_ALL (1 << 2)
-#endif
-
-enum { M_MOVE_PAGES, M_MOVE_PAGES_ALL, M_MBIND, M_MIGRATE_PAGES };
 static const char *const methods[] = { "move-pages", "move-pages-all", "mbind", "migrate-pages", NULL };
-
-enum { H_NONE, H_PIN, H_URING, H_MIRROR };
 static const char *const holds[] = { "none", "pin", "uring", "mirror", NULL };
-
-enum { R_NONE, R_FORK, R_MUNMAP };
 static const char *const races[] = { "none", "fork", "munmap", NULL };
-
-enum { G_4K, G_FOLIO };
-
-enum { P_NONE, P_4K, P_UNHELD };
 static const char *const pairs[] = { "none", "4k", "unheld", NULL };
 static const char *const granules[] = { "4k", "folio", NULL };
-
-enum { LAT_MOVE, LAT_REMIRROR, LAT_CALLBACK };
-
-struct nm_conf {
-	uint64_t size;
-	int method;
-	int granule;
-	int hold;
-	uint64_t hold_len;
-	int64_t readers;
-	int64_t writers;
-	int race;
-	uint64_t race_len;
-	int pair;
-};
 
 static const struct fl_option nm_options[] = {
 	FL_OPT_SIZE_(struct nm_conf, size, "size", 4096, 64ull << 30, "64M",
@@ -123,12 +84,6 @@ static const struct fl_option nm_options[] = {
 	FL_OPT_END
 };
 
-/* Where the per-page status of a migration call is not written. */
-#define ST_UNSET	INT_MIN
-#define NR_ERRNO	134
-
-struct nm_worker;
-
 /*
  * /proc/vmstat counters read around each move: whether THP moved whole or
  * split, and whether the target allocation had to compact (a stall that
@@ -138,7 +93,7 @@ static const char *const vmstat_names[] = {
 	"pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
 	"thp_migration_fail", "thp_migration_split", "compact_stall", "numa_pages_migrated",
 };
-#define NR_VMSTAT (sizeof(vmstat_names) / sizeof(vmstat_names[0]))
+_Static_assert(sizeof(vmstat_names) / sizeof(vmstat_names[0]) == NR_VMSTAT, "vmstat_names");
 
 static void vmstat_read(uint64_t v[NR_VMSTAT])
 {
@@ -155,66 +110,6 @@ static void vmstat_read(uint64_t v[NR_VMSTAT])
 				v[i] = x;
 	fclose(f);
 }
-
-struct accessor {
-	pthread_t tid;
-	struct nm_worker *nw;
-	unsigned idx;		/* reader or writer index */
-	int kind;		/* 0 reader, 1 writer, 2 racer */
-	/* writer: pass being written and next page of its slice at pause */
-	uint64_t pass, next;
-	uint64_t ops;
-	uint64_t mismatches;	/* reader/fork children: words != pattern */
-	uint64_t first_bad;
-	uint64_t forks, munmaps;
-	char err[128];
-};
-
-struct nm_worker {
-	struct fl_case *c;
-	struct fl_mapping m;
-	bool mapped;
-	size_t npages;		/* 4 KiB pages in the range */
-	size_t stable;		/* pages not touched by race=munmap */
-	size_t held;		/* pages held by the device */
-	void **pages;		/* every 4 KiB page, for the location query */
-	void **mv_pages;	/* the addresses passed to move_pages */
-	size_t nmv;
-	int *nodes, *status, *where;
-	int node[2];		/* a, b */
-	int at;			/* 0: the range is on a, 1: on b */
-	uint64_t seed;
-	/* last move */
-	uint64_t move_ns;
-	long move_ret;
-	int move_errno;
-	uint64_t folios_before;
-	/* device */
-	struct fl_driver drv;
-	bool drv_open;
-	uint32_t handle;
-	bool have_handle;
-	struct io_uring ring;
-	bool have_ring;
-	/* accessors */
-	struct accessor *acc;
-	unsigned nacc;
-	atomic_int pause, parked, quit;
-	/* case totals, for details */
-	int *prev;		/* where each page was before the move */
-	/* pair: the twin range */
-	struct fl_mapping pm;
-	bool pmapped;
-	void **ppages, **pmv;
-	size_t npmv;
-	int *pnodes, *pstatus, *pwhere;
-	uint64_t pmove_ns;
-	/* case totals: why pages did not move (their per-page status) */
-	uint64_t why_err[NR_ERRNO + 1], why_unset, why_node, err_moved;
-	uint64_t ret_positive, failed_held, failed_other;
-	uint64_t moves, inval_ev[FL_EV_MAX], remirror_retries, access_retries;
-	uint64_t vm_before[NR_VMSTAT], vm_total[NR_VMSTAT];
-};
 
 static int node_pair(int node[2])
 {
@@ -304,7 +199,7 @@ static int nm_setup(struct fl_case *c)
  * without MPOL_F_MOF, makes task_numa_work skip the range
  * (vma_policy_mof()); move_pages and migrate_pages ignore VMA policies.
  */
-static int bind_both(struct nm_worker *nw, void *addr, size_t len)
+int nm_bind_both(struct nm_worker *nw, void *addr, size_t len)
 {
 	unsigned long mask[16] = { 0 };
 
@@ -313,318 +208,19 @@ static int bind_both(struct nm_worker *nw, void *addr, size_t len)
 	return mbind(addr, len, MPOL_BIND, mask, sizeof(mask) * 8, 0) ? -errno : 0;
 }
 
-/* ------------------------------------------------------------ pattern */
 
-/* Word 1 of every page is the writers' version word when writers run. */
-static bool skip_word(const struct nm_conf *cf, uint64_t i)
-{
-	return cf->writers && (i & 511) == 1;
-}
 
-static void fill(struct nm_worker *nw, size_t from_pg, size_t to_pg)
-{
-	const struct nm_conf *cf = nw->c->config;
-	uint64_t *p = nw->m.addr;
 
-	for (uint64_t i = from_pg * 512; i < to_pg * 512; i++)
-		p[i] = skip_word(cf, i) ? (uint64_t)(i / 512 % (cf->writers ? cf->writers : 1)) : fl_pattern(nw->seed, i * 8);
-}
 
-static uint64_t verify(struct nm_worker *nw, size_t from_pg, size_t to_pg, uint64_t *first)
-{
-	const struct nm_conf *cf = nw->c->config;
-	const uint64_t *p = nw->m.addr;
-	uint64_t bad = 0;
 
-	*first = UINT64_MAX;
-	for (uint64_t i = from_pg * 512; i < to_pg * 512; i++) {
-		if (skip_word(cf, i) || p[i] == fl_pattern(nw->seed, i * 8))
-			continue;
-		if (!bad++)
-			*first = i * 8;
-	}
-	return bad;
-}
 
-/* ---------------------------------------------------------- accessors */
 
-static void park(struct nm_worker *nw)
-{
-	atomic_fetch_add(&nw->parked, 1);
-	while (atomic_load(&nw->pause) && !atomic_load(&nw->quit))
-		usleep(200);
-	atomic_fetch_sub(&nw->parked, 1);
-}
 
-static void *reader_main(void *arg)
-{
-	struct accessor *a = arg;
-	struct nm_worker *nw = a->nw;
-	volatile const uint64_t *p = nw->m.addr;
 
-	while (!atomic_load(&nw->quit)) {
-		for (size_t pg = 0; pg < nw->stable; pg++) {
-			uint64_t i = pg * 512 + (a->idx * 7 + pg) % 512, v;
 
-			if (atomic_load(&nw->pause))
-				park(nw);
-			if (atomic_load(&nw->quit))
-				break;
-			if (skip_word(nw->c->config, i))
-				i++;
-			v = p[i];
-			a->ops++;
-			if (v != fl_pattern(nw->seed, i * 8) && !a->mismatches++)
-				a->first_bad = i * 8;
-		}
-	}
-	return NULL;
-}
 
-/*
- * Writer k owns pages j with j % W == k and writes pass number << 8 | k
- * into word 1; at a pause it records how far the pass got, so the check
- * knows which pages must hold this pass and which the previous one.
- */
-static void *writer_main(void *arg)
-{
-	struct accessor *a = arg;
-	struct nm_worker *nw = a->nw;
-	const struct nm_conf *cf = nw->c->config;
-	volatile uint64_t *p = nw->m.addr;
-	uint64_t w = (uint64_t)cf->writers;
 
-	a->pass = 1;
-	a->next = a->idx;
-	while (!atomic_load(&nw->quit)) {
-		if (atomic_load(&nw->pause))
-			park(nw);
-		if (a->next >= nw->stable) {
-			a->pass++;
-			a->next = a->idx;
-			continue;
-		}
-		p[a->next * 512 + 1] = a->pass << 8 | a->idx;
-		a->next += w;
-		a->ops++;
-	}
-	return NULL;
-}
 
-static uint64_t writer_check(struct nm_worker *nw, struct accessor *a, uint64_t *first)
-{
-	const struct nm_conf *cf = nw->c->config;
-	const uint64_t *p = nw->m.addr;
-	uint64_t bad = 0;
-
-	for (uint64_t j = a->idx; j < nw->stable; j += (uint64_t)cf->writers) {
-		uint64_t want = (j < a->next ? a->pass : a->pass - 1) << 8 | a->idx;
-
-		if (p[j * 512 + 1] != want && !bad++)
-			*first = j * 4096 + 8;
-	}
-	return bad;
-}
-
-static int remap_chunk(struct nm_worker *nw, char *p, size_t len)
-{
-	enum fl_backing_id b = nw->c->backing;
-	int fl = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-
-	if (nw->m.fd >= 0) {
-		off_t off = (off_t)(nw->m.file_off + (uint64_t)(p - (char *)nw->m.addr));
-
-		if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, nw->m.fd, off) == MAP_FAILED)
-			return -errno;
-		return bind_both(nw, p, len);
-	}
-	if (b == FL_BACKING_HUGETLB_2M)
-		fl |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
-	else if (b == FL_BACKING_HUGETLB_1G)
-		fl |= MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
-	if (mmap(p, len, PROT_READ | PROT_WRITE, fl, -1, 0) == MAP_FAILED)
-		return -errno;
-	madvise(p, len, b == FL_BACKING_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	return bind_both(nw, p, len);
-}
-
-/* Children check the stable part of their copy and exit 1 on a mismatch. */
-static void *racer_main(void *arg)
-{
-	struct accessor *a = arg;
-	struct nm_worker *nw = a->nw;
-	const struct nm_conf *cf = nw->c->config;
-	char *chunk = (char *)nw->m.addr + nw->stable * 4096;
-	int status, ret;
-	uint64_t first;
-	pid_t pid;
-
-	while (!atomic_load(&nw->quit)) {
-		if (atomic_load(&nw->pause))
-			park(nw);
-		if (cf->race == R_FORK) {
-			pid = fork();
-			if (pid < 0) {
-				snprintf(a->err, sizeof(a->err), "fork: %s", strerror(errno));
-				goto out;
-			}
-			if (pid == 0)
-				_exit(verify(nw, 0, nw->stable, &first) ? 1 : 0);
-			if (waitpid(pid, &status, 0) == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-				a->mismatches++;
-			a->forks++;
-		} else {
-			munmap(chunk, cf->race_len);
-			ret = remap_chunk(nw, chunk, cf->race_len);
-			if (ret) {
-				snprintf(a->err, sizeof(a->err), "mmap(MAP_FIXED) after munmap: %s", strerror(-ret));
-				goto out;
-			}
-			fill(nw, nw->stable, nw->npages);
-			a->munmaps++;
-		}
-		a->ops++;
-	}
-	return NULL;
-out:
-	/* Gone for good: counts as parked so that pauses do not wait for it. */
-	atomic_fetch_add(&nw->parked, 1);
-	return NULL;
-}
-
-static void accessors_pause(struct nm_worker *nw)
-{
-	atomic_store(&nw->pause, 1);
-	while (atomic_load(&nw->parked) < (int)nw->nacc)
-		usleep(100);
-}
-
-static int accessors_start(struct fl_worker *w, struct nm_worker *nw)
-{
-	const struct nm_conf *cf = w->c->config;
-	unsigned n = (unsigned)(cf->readers + cf->writers) + (cf->race != R_NONE);
-
-	if (!n)
-		return 0;
-	nw->acc = calloc(n, sizeof(*nw->acc));
-	if (!nw->acc)
-		return -ENOMEM;
-	/* Start parked: the first move waits for prepare to let them go. */
-	atomic_store(&nw->pause, 1);
-	for (unsigned i = 0; i < n; i++) {
-		struct accessor *a = &nw->acc[i];
-		void *(*fn)(void *);
-
-		a->nw = nw;
-		if (i < cf->readers) {
-			a->idx = i;
-			fn = reader_main;
-		} else if (i < cf->readers + cf->writers) {
-			a->idx = i - (unsigned)cf->readers;
-			a->kind = 1;
-			fn = writer_main;
-		} else {
-			a->kind = 2;
-			fn = racer_main;
-		}
-		int err = pthread_create(&a->tid, NULL, fn, a);
-
-		if (err)
-			return fl_case_error(w->c, "pthread_create: %s", strerror(err));
-		nw->nacc++;
-	}
-	accessors_pause(nw);
-	return 0;
-}
-
-static void accessors_stop(struct nm_worker *nw)
-{
-	atomic_store(&nw->quit, 1);
-	for (unsigned i = 0; i < nw->nacc; i++)
-		pthread_join(nw->acc[i].tid, NULL);
-	nw->nacc = 0;
-	free(nw->acc);
-	nw->acc = NULL;
-}
-
-/* --------------------------------------------------------------- hold */
-
-static int hold_create(struct fl_worker *w, struct nm_worker *nw)
-{
-	const struct nm_conf *cf = w->c->config;
-	size_t len = nw->held * 4096;
-	struct fl_pin_create pc;
-	struct iovec iov[64];
-	char why[256];
-	unsigned n = 0;
-	int ret;
-
-	if (cf->hold == H_NONE)
-		return 0;
-	if (cf->hold == H_URING) {
-		ret = io_uring_queue_init(4, &nw->ring, 0);
-		if (ret)
-			return fl_case_skip(w->c, "io_uring_queue_init: %s", fl_errno_name(-ret));
-		nw->have_ring = true;
-		/* One registered buffer is at most 1 GiB. */
-		for (size_t off = 0; off < len && n < 64; off += 1ul << 30, n++) {
-			iov[n].iov_base = (char *)nw->m.addr + off;
-			iov[n].iov_len = len - off < (1ul << 30) ? len - off : 1ul << 30;
-		}
-		ret = io_uring_register_buffers(&nw->ring, iov, n);
-		if (ret)
-			return fl_case_skip(w->c, "io_uring_register_buffers of %zu bytes of %s refused: %s (observed behaviour)",
-					    len, fl_backings[w->c->backing].name, fl_errno_name(-ret));
-		return 0;
-	}
-	if (!nw->drv_open) {
-		if (fl_driver_open(&nw->drv, why, sizeof(why)))
-			return fl_case_skip(w->c, "%s", why);
-		nw->drv_open = true;
-	}
-	if (cf->hold == H_PIN) {
-		ret = fl_drv_pin_create(&nw->drv, nw->m.addr, len,
-					FL_PIN_WRITE | FL_PIN_LONGTERM | FL_PIN_FAST, &pc);
-		if (ret)
-			return fl_case_skip(w->c, "pin_user_pages_fast(FOLL_LONGTERM) of %s refused: %s (observed behaviour)",
-					    fl_backings[w->c->backing].name, fl_errno_name(-ret));
-		nw->handle = pc.handle;
-	} else {
-		uint64_t retries = 0;
-
-		ret = fl_drv_retry_busy(fl_drv_mirror_create(&nw->drv, nw->m.addr, len,
-							     FL_MIRROR_WRITE | FL_MIRROR_PREFAULT, &nw->handle),
-					&retries);
-		if (ret)
-			return fl_case_error(w->c, "FL_IOC_MIRROR_CREATE: %s (%llu tries)",
-					     fl_errno_name(-ret), (unsigned long long)retries + 1);
-	}
-	nw->have_handle = true;
-	if (cf->hold == H_MIRROR) {
-		ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET,
-					  &(struct fl_mirror_stats){ 0 }, NULL, NULL);
-		if (ret)
-			return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", fl_errno_name(-ret));
-	}
-	return 0;
-}
-
-static void hold_release(struct nm_worker *nw)
-{
-	const struct nm_conf *cf = nw->c->config;
-
-	if (nw->have_handle)
-		fl_drv_destroy(&nw->drv, nw->handle, cf->hold == H_PIN ? FL_UNPIN_DIRTY : 0, NULL);
-	nw->have_handle = false;
-	if (nw->have_ring)
-		io_uring_queue_exit(&nw->ring);
-	nw->have_ring = false;
-	if (nw->drv_open)
-		fl_driver_close(&nw->drv);
-	nw->drv_open = false;
-}
-
-/* ---------------------------------------------------------- migration */
 
 static uint64_t count_folios(struct nm_worker *nw)
 {
@@ -701,91 +297,8 @@ out:
 	return (int)ret;
 }
 
-/* pair: map the twin, fill it, bind it like the range, put it on a. */
-static int pair_setup(struct fl_worker *w, struct nm_worker *nw)
-{
-	const struct nm_conf *cf = w->c->config;
-	enum fl_backing_id b = cf->pair == P_4K ? FL_BACKING_ANON_4K : w->c->backing;
-	size_t stride = cf->granule == G_FOLIO ? fl_backings[b].page_size : 4096;
-	uint64_t *p;
-	char why[256];
-	int ret;
 
-	ret = fl_map(w->c->bconf, b, nw->npages * 4096, 0, &nw->pm, why, sizeof(why));
-	if (ret)
-		return ret == -ENOMEM ? fl_case_skip(w->c, "pair: %s", why) : fl_case_error(w->c, "pair: %s", why);
-	nw->pmapped = true;
-	nw->ppages = calloc(nw->npages, sizeof(void *));
-	nw->pmv = calloc(nw->npages, sizeof(void *));
-	nw->pnodes = calloc(nw->npages, sizeof(int));
-	nw->pstatus = calloc(nw->npages, sizeof(int));
-	nw->pwhere = calloc(nw->npages, sizeof(int));
-	if (!nw->ppages || !nw->pmv || !nw->pnodes || !nw->pstatus || !nw->pwhere)
-		return fl_case_error(w->c, "out of memory for %zu page entries", nw->npages);
-	ret = bind_both(nw, nw->pm.addr, nw->pm.len);
-	if (ret)
-		return fl_case_error(w->c, "pair: mbind: %s", fl_errno_name(-ret));
-	p = nw->pm.addr;
-	for (uint64_t i = 0; i < nw->pm.len / 8; i++)
-		p[i] = fl_pattern(~nw->seed, i * 8);
-	for (size_t i = 0; i < nw->npages; i++) {
-		nw->ppages[i] = (char *)nw->pm.addr + i * 4096;
-		nw->pnodes[i] = nw->node[0];
-	}
-	for (size_t off = 0; off < nw->pm.len; off += stride)
-		nw->pmv[nw->npmv++] = (char *)nw->pm.addr + off;
-	if (move_pages(0, nw->npages, nw->ppages, nw->pnodes, nw->pstatus, cf->method == M_MOVE_PAGES_ALL ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE) < 0)
-		return fl_case_error(w->c, "pair: initial move_pages: %s", fl_errno_name(errno));
-	if (fl_verify(&nw->pm, why, sizeof(why)))
-		return fl_case_skip(w->c, "pair: %s", why);
-	return 0;
-}
 
-static int pair_move(struct fl_worker *w, struct nm_worker *nw, int node)
-{
-	const struct nm_conf *cf = w->c->config;
-	uint64_t t0;
-	long ret;
-
-	for (size_t i = 0; i < nw->npmv; i++)
-		nw->pnodes[i] = node;
-	t0 = fl_now_ns();
-	ret = move_pages(0, nw->npmv, nw->pmv, nw->pnodes, nw->pstatus,
-			 cf->method == M_MOVE_PAGES_ALL ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE);
-	nw->pmove_ns = fl_now_ns() - t0;
-	return ret < 0 ? fl_case_error(w->c, "pair: move_pages to node %d: %s", node, fl_errno_name(errno)) : 0;
-}
-
-/* The twin must be on @node with its data; then the same-moment ratio. */
-static int pair_check(struct fl_worker *w, struct nm_worker *nw, int node, uint64_t moved,
-		      uint64_t folios)
-{
-	const struct nm_conf *cf = w->c->config;
-	const uint64_t *p = nw->pm.addr;
-	uint64_t on = 0;
-
-	if (move_pages(0, nw->npages, nw->ppages, NULL, nw->pwhere, 0) < 0)
-		return fl_case_error(w->c, "pair: status query: %s", fl_errno_name(errno));
-	for (size_t i = 0; i < nw->npages; i++)
-		on += nw->pwhere[i] == node;
-	for (uint64_t i = 0; i < nw->pm.len / 8; i++)
-		if (p[i] != fl_pattern(~nw->seed, i * 8))
-			return fl_case_fail(w->c, "pair: word at byte %llu changed after migrating to node %d",
-					    (unsigned long long)i * 8, node);
-	if (on != nw->npages || moved != nw->npages || !nw->pmove_ns || !nw->move_ns || !folios)
-		return 0;	/* a partial move is not a ratio */
-	fl_metric(w->c, "twin_GBps", "GB/s", FL_HIGHER_IS_BETTER, (double)nw->pm.len / (double)nw->pmove_ns);
-	if (cf->pair == P_4K) {
-		fl_metric(w->c, "thp_speedup_per_byte", "x", FL_HIGHER_IS_BETTER,
-			  (double)nw->pmove_ns / (double)nw->move_ns);
-	} else {
-		fl_metric(w->c, "mirror_slowdown", "x", FL_LOWER_IS_BETTER,
-			  (double)nw->move_ns / (double)nw->pmove_ns);
-		fl_metric(w->c, "mirror_added_ns_per_folio", "ns/folio", FL_LOWER_IS_BETTER,
-			  ((double)nw->move_ns - (double)nw->pmove_ns) / (double)folios);
-	}
-	return 0;
-}
 
 static int nm_prepare(struct fl_worker *w)
 {
@@ -820,7 +333,7 @@ static int nm_prepare(struct fl_worker *w)
 	if (!nw->pages || !nw->mv_pages || !nw->nodes || !nw->status || !nw->where || !nw->prev)
 		return fl_case_error(w->c, "out of memory for %zu page entries", nw->npages);
 	node_pair(nw->node);
-	ret = bind_both(nw, nw->m.addr, nw->m.len);
+	ret = nm_bind_both(nw, nw->m.addr, nw->m.len);
 	if (ret)
 		return fl_case_error(w->c, "mbind(MPOL_BIND, nodes %d,%d): %s", nw->node[0], nw->node[1], fl_errno_name(-ret));
 	for (size_t i = 0; i < nw->npages; i++)
@@ -831,7 +344,7 @@ static int nm_prepare(struct fl_worker *w)
 	else
 		for (size_t i = 0; i < nw->npages; i++)
 			nw->mv_pages[nw->nmv++] = nw->pages[i];
-	fill(nw, 0, nw->npages);
+	nm_fill(nw, 0, nw->npages);
 	if (fl_verify(&nw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "%s", why);
 	/* Start on a (untimed), whatever node the faults chose. */
@@ -845,12 +358,12 @@ static int nm_prepare(struct fl_worker *w)
 		return fl_case_error(w->c, "move_pages status query: %s", fl_errno_name(errno));
 	if (fl_verify(&nw->m, why, sizeof(why)))
 		return fl_case_skip(w->c, "after the initial move to node %d: %s", nw->node[0], why);
-	if (cf->pair && (ret = pair_setup(w, nw)))
+	if (cf->pair && (ret = nm_pair_setup(w, nw)))
 		return ret;
-	ret = hold_create(w, nw);
+	ret = nm_hold_create(w, nw);
 	if (ret)
 		return ret;
-	ret = accessors_start(w, nw);
+	ret = nm_accessors_start(w, nw);
 	if (ret)
 		return ret;
 	nw->folios_before = count_folios(nw);
@@ -867,12 +380,12 @@ static int nm_run(struct fl_worker *w, struct fl_work *done)
 	/* pair: alternate which range goes first, so neither always moves into a warm node. */
 	bool twin_first = cf->pair && (nw->moves / 2) % 2;
 
-	if (twin_first && (ret = pair_move(w, nw, to)))
+	if (twin_first && (ret = nm_pair_move(w, nw, to)))
 		return ret;
 	ret = migrate_to(w, nw, to);
 	if (ret)
 		return ret;
-	if (cf->pair && !twin_first && (ret = pair_move(w, nw, to)))
+	if (cf->pair && !twin_first && (ret = nm_pair_move(w, nw, to)))
 		return ret;
 	nw->at = !nw->at;
 	done->ops = nw->folios_before;
@@ -909,81 +422,6 @@ static void reason_counts(struct nm_worker *nw, char *buf, size_t len)
 			 (unsigned long long)nw->err_moved);
 }
 
-static int check_device(struct fl_worker *w, struct nm_worker *nw)
-{
-	const struct nm_conf *cf = w->c->config;
-	struct fl_mirror_stats st;
-	struct fl_access a;
-	uint64_t first, bad, inval = 0;
-	char ev[256];
-	size_t o = 0;
-	int ret;
-
-	if (cf->hold == H_PIN && !cf->writers) {
-		/*
-		 * The device writes a new pattern through the pin; the CPU
-		 * must see it.  A pinned page that migrated anyway would
-		 * leave the device writing into the old copy.
-		 */
-		nw->seed++;
-		ret = fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_FILL, 0, nw->held * 4096, nw->seed, &a);
-		if (ret)
-			return fl_case_error(w->c, "device write through the pin: %s", fl_errno_name(-ret));
-		fill(nw, nw->held, nw->npages);
-		bad = verify(nw, 0, nw->held, &first);
-		if (bad)
-			return fl_case_fail(w->c, "the CPU does not see the device's write through the pin on %llu words (first at byte %llu): a pinned page moved",
-					    (unsigned long long)bad, (unsigned long long)first);
-		return 0;
-	}
-	if (cf->hold != H_MIRROR)
-		return 0;
-	/*
-	 * Re-mirror: the device reads everything, re-faulting what migration
-	 * invalidated.  The driver's fault gives up with -EBUSY after
-	 * HMM_RANGE_DEFAULT_TIMEOUT of invalidations; a GPU replays the fault,
-	 * and so do we (fl_drv_retry_busy).  Without it a 10-min KASAN stress
-	 * ended this case in error after 12285 ops
-	 * (results/samples/build-6.12-kasan-stress/session4).
-	 */
-	ret = fl_drv_retry_busy(fl_drv_access(&nw->drv, nw->handle, cf->writers ? FL_ACCESS_READ : FL_ACCESS_VERIFY,
-					      0, nw->held * 4096, nw->seed, &a), &nw->access_retries);
-	if (ret)
-		return fl_case_error(w->c, "device read after migration: %s (%llu whole faults retried in this case)",
-				     fl_errno_name(-ret), (unsigned long long)nw->access_retries);
-	fl_metric(w->c, "remirror_ms", "ms", FL_LOWER_IS_BETTER, (double)a.ns / 1e6);
-	if (!cf->writers && a.mismatches)
-		return fl_case_fail(w->c, "the device reads %llu words that differ from the CPU's data after migration (first at byte %llu)",
-				    (unsigned long long)a.mismatches, (unsigned long long)a.first_mismatch);
-	ret = fl_drv_retry_busy(fl_drv_access(&nw->drv, nw->handle, FL_ACCESS_CHECK_STALE, 0, nw->held * 4096, 0, &a),
-				&nw->access_retries);
-	if (ret)
-		return fl_case_error(w->c, "stale check: %s", fl_errno_name(-ret));
-	ret = fl_drv_mirror_stats(&nw->drv, nw->handle, FL_STATS_RESET, &st,
-				  w->lat[LAT_CALLBACK], w->lat[LAT_REMIRROR]);
-	if (ret)
-		return fl_case_error(w->c, "FL_IOC_MIRROR_STATS: %s", fl_errno_name(-ret));
-	for (int e = 0; e < FL_EV_COUNT; e++) {
-		inval += st.invalidations[e];
-		nw->inval_ev[e] += st.invalidations[e];
-		if (nw->inval_ev[e] && o < sizeof(ev))
-			o += (size_t)snprintf(ev + o, sizeof(ev) - o, "%s%s=%llu", o ? " " : "",
-					      fl_driver_event_name(e), (unsigned long long)nw->inval_ev[e]);
-	}
-	if (o)
-		fl_case_detail(w->c, "invalidations_by_event", ev);
-	fl_metric(w->c, "invalidations", "callbacks", FL_INFORMATIONAL, (double)inval);
-	fl_metric(w->c, "invalidated_pages", "pages", FL_INFORMATIONAL, (double)st.invalidated_pages);
-	nw->remirror_retries += st.retries + st.ebusy;
-	snprintf(ev, sizeof(ev), "%llu mmu_interval_read_retry hits + hmm_range_fault -EBUSY over %llu moves; "
-		 "%llu device accesses retried after a whole fault timed out", (unsigned long long)nw->remirror_retries,
-		 (unsigned long long)nw->moves, (unsigned long long)nw->access_retries);
-	fl_case_detail(w->c, "remirror_retries", ev);
-	if (st.stale)
-		return fl_case_fail(w->c, "%llu stale device entries after migration: the mirror kept pages the CPU no longer maps",
-				    (unsigned long long)st.stale);
-	return 0;
-}
 
 /* The status the migration call wrote for 4 KiB page @i. */
 static int page_status(const struct nm_worker *nw, size_t i)
@@ -1012,7 +450,7 @@ static int nm_check(struct fl_worker *w)
 
 	if (!nw->mapped)
 		return 0;
-	accessors_pause(nw);
+	nm_accessors_pause(nw);
 	for (unsigned i = 0; i < nw->nacc; i++) {
 		struct accessor *a = &nw->acc[i];
 
@@ -1088,14 +526,14 @@ static int nm_check(struct fl_worker *w)
 	if (fl_verify(&sm, why, sizeof(why)))
 		return fl_case_skip(w->c, "after migrating to node %d: %s", target, why);
 
-	bad = verify(nw, 0, nw->stable, &first);
+	bad = nm_verify(nw, 0, nw->stable, &first);
 	if (bad)
 		return fl_case_fail(w->c, "%llu words lost or changed after migrating to node %d (first at byte %llu)",
 				    (unsigned long long)bad, target, (unsigned long long)first);
 	for (unsigned i = 0; i < nw->nacc; i++) {
 		struct accessor *a = &nw->acc[i];
 
-		if (a->kind == 1 && (bad = writer_check(nw, a, &first)))
+		if (a->kind == 1 && (bad = nm_writer_check(nw, a, &first)))
 			return fl_case_fail(w->c, "writer %u: %llu version words lost after migrating to node %d (first at byte %llu)",
 					    a->idx, (unsigned long long)bad, target, (unsigned long long)first);
 	}
@@ -1105,9 +543,9 @@ static int nm_check(struct fl_worker *w)
 				fl_metric(w->c, cf->race == R_FORK ? "forks" : "munmaps", "ops", FL_INFORMATIONAL,
 					  (double)(nw->acc[i].forks + nw->acc[i].munmaps));
 	}
-	if (cf->pair && (ret = pair_check(w, nw, target, moved, folios)))
+	if (cf->pair && (ret = nm_pair_check(w, nw, target, moved, folios)))
 		return ret;
-	return check_device(w, nw);
+	return nm_check_device(w, nw);
 }
 
 static void nm_teardown(struct fl_case *c)
@@ -1118,8 +556,8 @@ static void nm_teardown(struct fl_case *c)
 		struct nm_worker *nw = &nws[i];
 
 		if (nw->nacc)
-			accessors_stop(nw);
-		hold_release(nw);
+			nm_accessors_stop(nw);
+		nm_hold_release(nw);
 		if (nw->mapped)
 			fl_unmap(&nw->m);
 		free(nw->pages);

@@ -175,7 +175,7 @@ def _pattern(seed, off):
     return x ^ off
 
 
-ACT_CHILD_SEED = 0x5eed0000cccc0002     # workloads/pinning.h fl_actor_seed[ACT_CHILD]
+ACT_CHILD_SEED = 0x5eed0000cccc0002     # bench/hold.c fl_actor_seed[FL_ACT_CHILD]
 
 
 def test_cow_race_detects_stray_word():
