@@ -27,6 +27,10 @@ CASE_RE = re.compile(r"faultline: case-(start|end) (\d+)/(\d+) (\S+)"
 # Lines kept in a splat excerpt before it is closed without an end line.
 SPLAT_MAX_LINES = 120
 
+# A splat that did not panic (lockdep, say): seconds the guest gets to print
+# the rest of it before it is killed (stress runs: stressmode.SPLAT_GRACE_S).
+SPLAT_GRACE_S = 20
+
 
 def headline(lines):
     """The line that names a splat best (not `cut here` or a ==== rule when
@@ -122,6 +126,8 @@ class Boot:
 def watch_qemu(cmd, consolef, boot, a, timeout_case, boot_timeout):
     """Run qemu until it exits or is killed; returns 'exit'|'hung'|
     'splat'|'boot-timeout'."""
+    stress = stressmode.is_stress(a)
+    grace = stressmode.SPLAT_GRACE_S if stress else SPLAT_GRACE_S
     with open(consolef, "ab") as cf:
         cf.write(f"\n===== faultline-vm boot {boot.n} "
                  f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} "
@@ -154,11 +160,10 @@ def watch_qemu(cmd, consolef, boot, a, timeout_case, boot_timeout):
                 if len(boot.splats) > nsplat and splat_at is None:
                     splat_at = time.monotonic()
             now = time.monotonic()
-            if splat_at and now - splat_at > (
-                    stressmode.SPLAT_GRACE_S if stressmode.is_stress(a) else 20):
+            if splat_at and now - splat_at > grace:
                 why = "splat"   # a splat that did not panic (e.g. lockdep)
                 break
-            if stressmode.is_stress(a) and boot.suite_at and not boot.done and \
+            if stress and boot.suite_at and not boot.done and \
                     now - boot.suite_at > a.stress_s + stressmode.OVERRUN_S:
                 why = "hung"    # progress lines, but no end
                 break
