@@ -304,7 +304,7 @@ def _build_in(k, repo, files, key, work, notes, logf):
         pass
     elif not any((repo / "drivers" / n).exists()
                  for n in ("Makefile", "Kbuild")):
-        notes["driver"] = "driver not built: drivers/ has no Makefile yet"
+        notes["driver"] = "driver not built: drivers/ has no Makefile"
     else:
         r = in_root("make", "-C", "/mnt/drivers", f"KDIR={k.kdir}")
         kos = sorted((src / "drivers").rglob("faultline.ko"))

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import time
-from pathlib import Path
 
 from . import roots
 from .common import REPO, UsageError, VmError, cache_dir, flocked, log, run
@@ -162,8 +161,8 @@ def compile_and_finish(k, kd, suite, srcver, frags, base, logf, t0):
     # The kernel's own mm selftests, as peers (TAP results in the guest).
     log(f"kernel {k.spec}: building mm selftests")
     st = kd / "install" / "selftests"
-    r = _in_root(k.root, kd, "cd /srv/src && make headers && "
-                 "make -k -C tools/testing/selftests/mm", logf)
+    _in_root(k.root, kd, "cd /srv/src && make headers && "
+             "make -k -C tools/testing/selftests/mm", logf)
     st.mkdir(parents=True, exist_ok=True)
     built = []
     for t in SELFTESTS:

@@ -1,6 +1,6 @@
-"""scripts/vm stress: one long `faultline stress` run in the guest (issue 8,
-check 3: a --kasan kernel under notifier-vs-pinned, numa-migrate,
-dax-populate and cow-race).
+"""scripts/vm stress: one long `faultline stress` run in the guest (e.g. a
+--kasan kernel under notifier-vs-pinned, numa-migrate, dax-populate and
+cow-race).
 
 The host fixes the seed before the boot (random when not given), so a run
 that ends in a kernel panic, before faultline could write stress.json,
@@ -34,6 +34,11 @@ SPLAT_GRACE_S = 150
 
 PROGRESS_RE = re.compile(r"^stress:\s+(\d+)s/(\d+)s (.*) ops; (\d+) "
                          r"perturbations; (\d+) checks ok")
+
+
+def is_stress(a):
+    """scripts/vm's options are those of a stress run."""
+    return getattr(a, "cmd", "") == "stress"
 
 
 def parse_duration(s):
@@ -161,7 +166,7 @@ def conclude(k, a, out, job, boot, why):
                              ("kind", "workload", "case", "t_s", "where")}
     if boot.splats:
         s = boot.splats[0]
-        from .runner import headline
+        from .console import headline
         st["splat"] = {"headline": headline(s["lines"]).strip(),
                        "at_s": s["at"], "lines": s["lines"]}
     # Outcome: a kernel splat or a dead guest first, then faultline's word.
