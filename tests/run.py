@@ -2,6 +2,8 @@
 """faultline's own tests: `make test` runs this after building.
 
 Groups, in order:
+  harness    tests/harness: this runner's own rules (TAP accounting, VM
+             tool plans, the TCG retry) on fake binaries and consoles
   unit       cmocka unit tests (TAP), plain build
   unit-asan  the same under AddressSanitizer + UBSan
   malformed  tests/malformed: job files and CLI invocations that must exit 2
@@ -38,9 +40,15 @@ from hostlib import Skip  # noqa: E402
 
 
 class Tally:
-    def __init__(self):
+    """Counts and prints entries; OUT (stdout by default) takes the lines."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
         self.counts = {"pass": 0, "fail": 0, "skip": 0}
         self.failures = []
+
+    def say(self, line):
+        print(line, file=self.out, flush=True)
 
     def add(self, group, name, status, detail=""):
         self.counts[status] += 1
@@ -50,35 +58,82 @@ class Tally:
             line += f" — {detail}"
         elif detail:
             line += f" ({detail})"
-        print(line, flush=True)
+        self.say(line)
         if status == "fail":
             self.failures.append(line)
+
+    def summary(self, seconds):
+        """The closing lines; the last is 'N passed, N failed, N skipped'."""
+        c = self.counts
+        lines = []
+        if self.failures:
+            lines.append("\nfailures:\n  " + "\n  ".join(self.failures))
+        lines.append(f"\ntests took {seconds:.0f}s")
+        lines.append(f"{c['pass']} passed, {c['fail']} failed, {c['skip']} skipped")
+        return lines
+
+
+def _exit_text(rc):
+    if rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit {rc}"
+
+
+_SANITIZER = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:")
+
+
+def tap_entries(name, stdout, stderr, rc):
+    """A cmocka binary's outcome as [(entry, status, detail)]: one per TAP
+    result, then one failure for the binary itself unless it exited the
+    way its results say.  cmocka prints a skip as 'not ok N # SKIP name',
+    so a run that skipped and then aborted, died by a signal or exited
+    non-zero is a failure whatever its TAP said; so is a plan (1..N, one
+    per group) that the results do not add up to.  The binary's exit status
+    is the number of failed tests: that many 'not ok' results account for
+    it, unless a sanitizer spoke."""
+    entries, plan, failed, note = [], 0, 0, []
+    last_fail = None
+    for line in stdout.splitlines():
+        m = re.match(r"(not ok|ok) \d+ - (\S+)|not ok \d+ # SKIP (\S+)", line)
+        if m:
+            if m.group(3):
+                entries.append([f"{name}.{m.group(3)}", "skip", " ".join(note)])
+            else:
+                ok = m.group(1) == "ok"
+                entries.append([f"{name}.{m.group(2)}", "pass" if ok else "fail", ""])
+                failed += not ok
+            last_fail = None if m.group(3) or m.group(1) == "ok" else entries[-1]
+            note = []
+        elif re.match(r"1\.\.\d+$", line):
+            plan += int(line[3:])
+        elif line.startswith("# ") and last_fail is not None:
+            # cmocka's diagnostics follow the failed result
+            last_fail[2] = (last_fail[2] + " " + line[2:].strip()).strip()
+        elif line.strip() and not line.startswith(("# ok", "# not ok")):
+            # a skipping test prints why before its result
+            note.append(line.strip())
+    problems = []
+    if rc != 0 and (rc != failed or _SANITIZER.search(stderr + stdout)):
+        problems.append(_exit_text(rc) + (f" with {failed} failed test(s)" if failed else ""))
+    if not entries:
+        problems.append("no TAP results")
+    elif plan != len(entries):
+        problems.append(f"TAP plan says {plan} tests, {len(entries)} reported")
+    if problems:
+        entries.append([name, "fail", "; ".join(problems) + ": " +
+                        (stderr.strip() or stdout.strip())[-800:]])
+    return [tuple(e) for e in entries]
 
 
 def run_tap(tally, group, binary, env=None):
     e = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP", **(env or {}))
     p = subprocess.run([binary], capture_output=True, text=True, env=e, timeout=600)
-    name = os.path.basename(binary)
-    seen = 0
-    last_msg = ""
-    for line in p.stdout.splitlines() + p.stderr.splitlines():
-        m = re.match(r"(not ok|ok) \d+ - (\S+)|not ok \d+ # SKIP (\S+)", line)
-        if not m:
-            if line.strip() and not line.startswith(("1..", "# ok", "# not ok")):
-                last_msg = line.strip()
-            continue
-        seen += 1
-        if m.group(3):
-            tally.add(group, f"{name}.{m.group(3)}", "skip", last_msg)
-        elif m.group(1) == "ok":
-            tally.add(group, f"{name}.{m.group(2)}", "pass")
-        else:
-            tally.add(group, f"{name}.{m.group(2)}", "fail", last_msg)
-        last_msg = ""
-    if p.returncode != 0 and not any(l.startswith("not ok") for l in p.stdout.splitlines()):
-        tally.add(group, name, "fail", f"exit {p.returncode}: {(p.stderr or p.stdout)[-800:]}")
-    elif not seen:
-        tally.add(group, name, "fail", "no TAP output")
+    for entry, status, detail in tap_entries(os.path.basename(binary), p.stdout,
+                                             p.stderr, p.returncode):
+        tally.add(group, entry, status, detail)
 
 
 def group_unit(tally, build, group):
@@ -311,7 +366,7 @@ def _vm_tool(tally, name, base, args):
         tally.add("vm", f"tests/vm/{name}", "fail", f"exit {p.returncode}: {(p.stderr or p.stdout)[-1500:]}")
 
 
-GROUPS = ["unit", "unit-asan", "malformed", "host", "report", "vm"]
+GROUPS = ["harness", "unit", "unit-asan", "malformed", "host", "report", "vm"]
 OPT_IN = ["bench"]
 
 
@@ -326,7 +381,9 @@ def main():
     t0 = time.monotonic()
     for g in want:
         print(f"== {g}", flush=True)
-        if g == "unit":
+        if g == "harness":
+            group_pyfuncs(tally, g, "tests/harness")
+        elif g == "unit":
             group_unit(tally, "build", g)
         elif g == "unit-asan":
             group_unit(tally, "build/asan", g)
@@ -340,12 +397,9 @@ def main():
             group_vm(tally)
         elif g == "bench":
             group_pyfuncs(tally, g, "tests/bench")
-    c = tally.counts
-    if tally.failures:
-        print("\nfailures:\n  " + "\n  ".join(tally.failures))
-    print(f"\ntests took {time.monotonic() - t0:.0f}s")
-    print(f"{c['pass']} passed, {c['fail']} failed, {c['skip']} skipped")
-    return 1 if c["fail"] else 0
+    for line in tally.summary(time.monotonic() - t0):
+        print(line)
+    return 1 if tally.counts["fail"] else 0
 
 
 if __name__ == "__main__":
