@@ -1,6 +1,7 @@
 """scripts/hmm-agree on made-up folders: pass/pass agrees, a one-sided
 failure or an errno mismatch disagrees (exit 1), hmm-tests skips are not
-compared, and a folder without hmm-tests TAP is a usage error (exit 2)."""
+compared, and a folder where nothing could be compared (no hmm-tests TAP,
+no records, every peer n/a) exits 2, never 0."""
 import json
 import os
 import subprocess
@@ -48,6 +49,19 @@ def agree(recs, tap=TAP):
         return p.returncode, json.loads(p.stdout) if p.stdout.strip() else []
 
 
+def agree_stderr(recs, tap=TAP):
+    """(exit status, stderr) of hmm-agree on a folder of RECS and TAP."""
+    with tempfile.TemporaryDirectory() as d:
+        os.mkdir(os.path.join(d, "selftests"))
+        with open(os.path.join(d, "selftests", "hmm-tests.tap"), "w") as f:
+            f.write(tap)
+        with open(os.path.join(d, "results.jsonl"), "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in recs)
+        p = subprocess.run([os.path.join(ROOT, "scripts/hmm-agree"), d],
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stderr
+
+
 def test_hmm_agree_verdicts():
     p = "hmm.hmm_device_private."
     rc, rows = agree([rec("x/exclusive", "pass", p + "exclusive"),
@@ -64,8 +78,30 @@ def test_hmm_agree_verdicts():
     assert rc == 1 and rows[0]["verdict"] == "DISAGREE", rows
     rc, rows = agree([rec("x/mp", "skip", p + "exclusive_mprotect", "no /dev/faultline")])
     assert rc == 1 and rows[0]["verdict"] == "DISAGREE", rows
-    rc, rows = agree([rec("x/m", "pass", p + "migrate_anon_huge_empty")])
-    assert rc == 0 and rows[0]["verdict"] == "n/a", rows
+    rc, rows = agree([rec("x/m", "pass", p + "migrate_anon_huge_empty"),
+                      rec("x/e", "pass", p + "exclusive")])
+    assert rc == 0 and [r["verdict"] for r in rows] == ["n/a", "agree"], rows
     rc, _ = agree([rec("x/exclusive", "pass", p + "exclusive")], tap=None)
     assert rc == 2
     return "agree/DISAGREE/n-a and exit codes as documented"
+
+
+def test_hmm_agree_nothing_compared_is_not_a_pass():
+    p = "hmm.hmm_device_private."
+    # Every peer n/a (no such case, or hmm-tests skipped it): 0 of 0 agree.
+    rc, rows = agree([rec("x/m", "pass", p + "migrate_anon_huge_empty"),
+                      rec("x/c", "pass", "hmm.hmm_device_coherent.exclusive")])
+    assert rc == 2 and [r["verdict"] for r in rows] == ["n/a", "n/a"], (rc, rows)
+    rc, err = agree_stderr([rec("x/m", "pass", p + "migrate_anon_huge_empty")])
+    assert rc == 2 and "nothing compared" in err, (rc, err)
+    # Records without a peer, and an empty results.jsonl.
+    rc, err = agree_stderr([{"case": "x/y", "status": "pass", "details": {}}])
+    assert rc == 2 and "names an hmm-tests peer" in err, (rc, err)
+    rc, err = agree_stderr([])
+    assert rc == 2 and "names an hmm-tests peer" in err, (rc, err)
+    # An empty folder.
+    with tempfile.TemporaryDirectory() as d:
+        q = subprocess.run([os.path.join(ROOT, "scripts/hmm-agree"), d],
+                           capture_output=True, text=True, timeout=60)
+    assert q.returncode == 2 and "need" in q.stderr, (q.returncode, q.stderr)
+    return "all n/a, no peer, empty results and an empty folder exit 2"
