@@ -78,7 +78,7 @@ driver:
 clean:
 	rm -rf $(BUILD)
 
-# ---- fuzzing (issue 8) ------------------------------------------------------
+# ---- fuzzing -----------------------------------------------------------------
 # libFuzzer harnesses in tests/fuzz/ for the job-file and option parsers,
 # built with clang, ASan and UBSan into build/fuzz.  `make fuzz` runs every
 # harness for FUZZ_SECONDS (in parallel, niced); any crash, hang, leak or

@@ -10,8 +10,8 @@
  * evicts every device page back with migrate_device_range(), so neither
  * close nor unload can leave a process mapping device memory that is gone.
  *
- * Exercises: migrate_vma_collect (holes and the zero page as valid sources
- * with no page, seed 000), MMU_NOTIFY_MIGRATE with pgmap_owner, device-
+ * Exercises: migrate_vma_collect (holes and the zero page are valid sources
+ * with no page), MMU_NOTIFY_MIGRATE with pgmap_owner, device-
  * private swap entries in fork/rmap/zap, do_swap_page -> migrate_to_ram.
  * Needs the 6.1 API (migrate_device_range, migrate_vma.fault_page); the
  * page init and free hooks of 6.1-6.17 or 6.18+ (compat.h), probed by
@@ -252,7 +252,7 @@ static void fl_copy_to_device(struct migrate_vma *args)
 		args->dst[i] = 0;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		/* No source page: a hole or the zero page, both valid (seed 000). */
+		/* No source page: a hole or the zero page, both valid sources. */
 		dpage = fl_devmem_alloc();
 		if (!dpage)
 			continue;

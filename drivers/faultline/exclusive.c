@@ -15,9 +15,9 @@
  * come back locked (so no CPU fault can restore them yet), the table is
  * programmed under the mirror's lock only if no other invalidation ran in
  * between, and the folio locks are dropped after.  Our own
- * MMU_NOTIFY_EXCLUSIVE carries the mirror as owner and is filtered
- * (seed 002), so the grant does not invalidate what it programs; test_hmm
- * passes no owner and maps after the fact instead.
+ * MMU_NOTIFY_EXCLUSIVE carries the mirror as owner and is filtered, so
+ * the grant does not invalidate what it programs; test_hmm passes no owner
+ * and maps after the fact instead.
  *
  * Exercises: make_device_exclusive(_range), folio_make_device_exclusive's
  * rmap walk, remove_device_exclusive_entry (CPU fault), device-exclusive

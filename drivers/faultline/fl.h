@@ -28,7 +28,7 @@ struct fl_obj {
 	 * unpins need it: a read-only pin may be the shared zero page or a
 	 * read-only page-cache page, and writing there corrupts them (7.2 maps
 	 * the zero page read-only in the direct map and oopses; older kernels
-	 * silently corrupt it -- found by tests/driver/fl-fuzz).
+	 * silently corrupt it; tests/driver/fl-fuzz tries it).
 	 */
 	bool writable;
 	void (*free)(struct fl_obj *obj);

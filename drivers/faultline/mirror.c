@@ -13,8 +13,9 @@
  *  - retries per successful mirror and the time to re-mirror an
  *    invalidated range;
  *  - stale mappings: a device entry still valid while the CPU page table
- *    maps another page there (the ABA race of seed 004).  Found by taking a
- *    fresh hmm snapshot and comparing PFNs; it must stay 0.
+ *    maps another page there (the ABA race that the read_begin/retry
+ *    protocol exists to close).  Found by taking a fresh hmm snapshot and
+ *    comparing PFNs; it must stay 0.
  */
 #include <linux/mm.h>
 #include <linux/hmm.h>
@@ -44,8 +45,8 @@ static bool fl_mirror_invalidate(struct mmu_interval_notifier *mni,
 
 	/*
 	 * Our own make_device_exclusive() (exclusive.c) changes the CPU pte,
-	 * not the page: the device's entries stay right.  Filtering it by
-	 * owner is what seed 002 asked the API for.
+	 * not the page: the device's entries stay right.  The owner field of
+	 * MMU_NOTIFY_EXCLUSIVE exists so that a driver can filter its own.
 	 */
 	if (fl_notifier_own_exclusive(range, m)) {
 		atomic64_inc(&m->excl_self);

@@ -5,7 +5,7 @@
  * FOLL_LONGTERM), held until destroy or close; the device thread then reads
  * and writes through the pinned pages with no regard for what the CPU page
  * tables say -- which is exactly what fork/COW and long-term pin semantics
- * must cope with (CVE-2020-29374 class, seed 000).
+ * must cope with (CVE-2020-29374 class).
  */
 #include <linux/mm.h>
 #include <linux/slab.h>

@@ -330,8 +330,8 @@ struct fl_migrate {
  * after an invalidation (MMU_NOTIFY_EXCLUSIVE with no owner up to 6.14,
  * MMU_NOTIFY_CLEAR from 6.15): the grant is revoked.  munmap, mprotect,
  * fork and migration revoke it too.  The MMU_NOTIFY_EXCLUSIVE that our own
- * grant raises carries this module as owner and is filtered (seed 002):
- * counted in self_filtered, it clears nothing.
+ * grant raises carries this module as owner and is filtered: counted in
+ * self_filtered, it clears nothing.
  *
  * Every call also returns the mirror's exclusive counters (since create or
  * the last FL_EXCL_RESET).

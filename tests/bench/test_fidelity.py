@@ -6,7 +6,7 @@ from hostlib import thp_first_touch_vs_minimal_loop
 
 
 def test_thp_first_touch_within_5pct_of_minimal_loop():
-    """Issue 2 check 3: populate thp first-touch within 5% of a minimal C
+    """populate thp first-touch within 5% of a minimal C
     loop (mmap, MADV_HUGEPAGE, touch every 4 KiB, munmap), best sample of
     each side over 12 alternating rounds on one CPU."""
     best, _, note = thp_first_touch_vs_minimal_loop(rounds=12)

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fl-unload: faultline.ko torn down under load (issue 8's driver stress
- * case).  Each iteration:
+ * fl-unload: faultline.ko torn down under load.  Each iteration:
  *
  *  1. W worker processes open /dev/faultline, register pinned buffers
  *     (pin_user_pages_fast FOLL_WRITE|FOLL_LONGTERM, and pin_user_pages

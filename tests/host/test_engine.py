@@ -1,4 +1,4 @@
-"""Host integration: the engine on the running kernel (issue 2's checks)."""
+"""Host integration: the engine on the running kernel."""
 import json
 import os
 import signal

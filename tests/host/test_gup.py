@@ -1,6 +1,6 @@
-"""Host integration: GUP/pinning workloads gup-user, cow-pin, cow-race (issue 4's checks).
+"""Host integration: GUP/pinning workloads gup-user, cow-pin, cow-race.
 
-FAULTLINE_SLOW=1 runs check 4 in full (10^5 forks under pins, < 5 minutes);
+FAULTLINE_SLOW=1 runs the fork race in full (10^5 forks under pins, < 5 minutes);
 by default the race runs 2x10^4 forks and reports the rate.
 """
 import os
@@ -21,7 +21,7 @@ def _by_case(recs):
 
 
 def test_gup_user_entry_points():
-    """Check 1: io_uring, O_DIRECT and vmsplice pass on anon-4k and THP with
+    """io_uring, O_DIRECT and vmsplice pass on anon-4k and THP with
     ns/page figures and per-call latency histograms."""
     backings = "anon-4k,thp" if _thp() else "anon-4k"
     recs, _, _ = run_cases("gup-user", "--backing", backings, "--set",
@@ -48,7 +48,7 @@ def test_gup_user_entry_points():
 
 
 def test_gup_user_refusals_are_behaviour():
-    """Check 5: a documented refusal passes with behaviour.<via> = errno name;
+    """A documented refusal passes with behaviour.<via> = errno name;
     a forced RLIMIT_MEMLOCK gives ENOMEM; the memlock detail says what was done."""
     recs, _, _ = run_cases("gup-user", "--backing", "file", "--set", "via=io_uring", "--set", "size=4M",
                            "--repeat", "1")
@@ -86,7 +86,7 @@ def test_driver_variants_skip_without_driver():
 
 
 def test_cow_pin_matrix():
-    """Check 2: every scenario x pin x backing the host supports passes;
+    """Every scenario x pin x backing the host supports passes;
     the rest are skips with reasons; every record names the bug it guards."""
     backings = ["anon-4k", "shmem", "hugetlb-2m"] + (["thp"] if _thp() else [])
     recs, _, _ = run_cases("cow-pin", "--backing", ",".join(backings), "--set",
@@ -122,7 +122,7 @@ def test_cow_pin_matrix():
 
 
 def test_cow_pin_detects_lost_cow():
-    """Check 3: inject=lost-cow breaks isolation on purpose; cow-pin must fail
+    """inject=lost-cow breaks isolation on purpose; cow-pin must fail
     with the scenario, backing and offsets."""
     recs, _, _ = run_cases("cow-pin", "--backing", "anon-4k", "--set", "pin=io_uring,o_direct",
                            "--set", "inject=lost-cow", "--repeat", "1", "--warmup", "0", expect_exit=1)
@@ -153,7 +153,7 @@ def _race(forks, dma, pinned, backing="anon-4k", timeout=900):
 
 
 def test_cow_race_under_pins():
-    """Check 4: forks racing io_uring DMA into pinned buffers and O_DIRECT,
+    """Forks racing io_uring DMA into pinned buffers and O_DIRECT,
     0 corruptions.  FAULTLINE_SLOW=1: 10^5 forks in under 5 minutes."""
     slow = os.environ.get("FAULTLINE_SLOW") == "1"
     forks = 100000 if slow else 20000
@@ -230,7 +230,7 @@ def test_fork_latency_vs_pinned_size():
 
 
 def test_gup_job():
-    """Check 1 as written: `faultline run workloads/suites/gup.job` gives pass
+    """`faultline run workloads/suites/gup.job` gives pass
     records for gup-user over io_uring, O_DIRECT and vmsplice on anon-4k and
     THP; nothing in the suite fails; every skip says why."""
     recs, run, _ = run_cases(os.path.join(ROOT, "workloads/suites/gup.job"), timeout=1800)

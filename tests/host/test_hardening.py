@@ -1,4 +1,4 @@
-"""Host integration: the harness survives what it provokes (issue 8, hardening).
+"""Host integration: the harness survives what it provokes.
 
 - SIGKILL at a random point, 50 times: results.jsonl stays parseable up to
   the last finished case, run.json is whole JSON and says the run is
@@ -69,7 +69,7 @@ def check_folder(out):
 
 
 def test_sigkill_50_times_leaves_parseable_results():
-    """Check 5: a run killed with SIGKILL at a random point, 50 times.
+    """A run killed with SIGKILL at a random point, 50 times.
 
     The kill points are spread over the whole run: during start-up (env,
     calibration), and a random delay (0-30 ms: mid-case, mid-append, or

@@ -1,4 +1,4 @@
-"""Host integration for issue 6: numa-migrate and device-migrate.
+"""Host integration: numa-migrate and device-migrate.
 
 On a one-node host (the development machines) numa-migrate must be skip
 "needs 2 NUMA nodes, found 1" and nothing else in the suite may change; on
@@ -52,7 +52,7 @@ def test_migrate_job_on_this_host():
 
 
 def test_one_node_skip_leaves_other_workloads_alone():
-    """Check 4: with one node only numa-migrate skips; populate in the same
+    """With one node only numa-migrate skips; populate in the same
     run still passes."""
     if numa_nodes() >= 2:
         raise Skip(f"this host has {numa_nodes()} NUMA nodes; the one-node skip is not reachable")
@@ -76,7 +76,7 @@ def test_option_errors_are_skips_with_reasons():
 
 
 def test_two_nodes_thp_moves_faster_per_byte():
-    """Check 1 on a two-node machine: 4K and THP pass with per-direction GB/s
+    """On a two-node machine: 4K and THP pass with per-direction GB/s
     and ns/folio, and THP moves more bytes per second than a 4 KiB range of
     the same size moved in the same batches (pair=4k: a same-moment ratio,
     which host noise cannot tilt the way it tilts one case against another)."""

@@ -1,6 +1,6 @@
 """Harness fidelity on the running kernel: populate against a minimal C loop
-(issue 2, check 3) and the cost of the harness itself (check 5).  These are
-ratios taken in one run, interleaved, so machine noise hits both sides."""
+and the cost of the harness itself.  These are ratios taken in one run,
+interleaved, so machine noise hits both sides."""
 from hostlib import metric, run_cases, thp_first_touch_vs_minimal_loop
 
 
@@ -9,8 +9,8 @@ def test_thp_first_touch_vs_minimal_loop():
     per-page work; a 4 KiB fallback or a fault per page (populate anon-4k
     runs at a fifth of THP's rate here) falls far below half.  The 5%
     fidelity goal is tests/bench/test_fidelity.py (`make bench`): a single
-    run on a shared machine swings by more than 5% (CI saw best 0.940,
-    median 0.988)."""
+    run on a shared machine swings by more than 5% (best 0.940, median
+    0.988 seen on a loaded 2-core host)."""
     best, med, note = thp_first_touch_vs_minimal_loop()
     assert best >= 0.5 and med >= 0.5, note
     return note

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The minimal C loop populate's THP first-touch case is held against
- * (issue 2, check 3): mmap a 2 MiB aligned range, MADV_HUGEPAGE, write one
- * byte every 4 KiB, munmap.  The timed region is the touch loop, as in
- * faultline's run().  Prints one GB/s figure per repetition.
+ * The minimal C loop populate's THP first-touch case is held against: mmap
+ * a 2 MiB aligned range, MADV_HUGEPAGE, write one byte every 4 KiB, munmap.
+ * The timed region is the touch loop, as in faultline's run().  Prints one
+ * GB/s figure per repetition.
  *
  *   thp_touch_loop SIZE_MB WARMUP REPS
  */
