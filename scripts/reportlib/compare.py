@@ -24,7 +24,7 @@ import json
 import math
 import os
 
-from . import stats
+from . import kernels, load, stats
 from .load import case_name, params_json
 
 VERDICT_ORDER = {"regressed": 0, "improved": 1, "noisy": 2, "unchanged": 3, "info": 4}
@@ -506,8 +506,8 @@ def _vm_logs(run):
     out = []
     for m in run.members:
         for f in ("dmesg.txt", "console.log"):
-            p = os.path.join(m, f)
-            if os.path.isfile(p):
+            p = load.find_file(m, f)
+            if p:
                 out.append(p)
     return out
 
@@ -603,6 +603,7 @@ def build(runs, baseline, st, fail_on=None):
                 rep["unmatched_metrics"].append({
                     "case": name, "metric": mname, "run": r.label,
                     "only_in": rep["baseline"] if mname in rb["metrics"] else r.label})
+            head = kernels.headline(rb)
             for mname, mb in rb["metrics"].items():
                 mn = x["metrics"].get(mname)
                 if mn is None:
@@ -613,7 +614,10 @@ def build(runs, baseline, st, fail_on=None):
                         "only_in": "both, but %s %s vs %s %s" % (
                             mb["unit"], mb["direction"], mn["unit"], mn["direction"])})
                     continue
-                c = compare_metric(mname, mb["unit"], mb["direction"], mb["samples"],
+                direction = mb["direction"]
+                if head and head["source"] == "record" and head["metric"] == mname:
+                    direction = head["direction"]  # the workload's declaration wins
+                c = compare_metric(mname, mb["unit"], direction, mb["samples"],
                                    mn["samples"], st, (name, mname, r.label), factor[r.label])
                 c.update(case=name, run=r.label)
                 if tcg_note:
@@ -663,6 +667,7 @@ def build(runs, baseline, st, fail_on=None):
         s["expected_false_positives"] = round(len(tested) * st.alpha, 1)
         rep["summary"].append(s)
     rep["fail_on"] = _gate(rep, fail_on)
+    kernels.build(rep, cols, keys, _status)
     return _jsonable(rep)
 
 

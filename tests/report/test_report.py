@@ -1,4 +1,4 @@
-"""Tests of scripts/report (issue 7).
+"""Tests of scripts/report: statistics, verdicts, bad input, HTML.
 
 Run from the repository root:
     /usr/bin/python3 -m unittest discover -s tests/report
@@ -7,7 +7,7 @@ The CLI tests run scripts/report as a subprocess (its shebang is Debian's
 /usr/bin/python3, which has python3-scipy); the statistics tests import
 reportlib and skip, saying why, under an interpreter without scipy.
 
-TestLive runs checks 1 and 2 of issue 7 on this host with build/faultline
+TestLive runs the A/A and A/B checks on this host with build/faultline
 (as root; about 1.5 min; FAULTLINE_REPORT_LIVE=0 skips it).  Set
 FAULTLINE_AA_RUNS=DIR1,DIR2 to run the A/A check on results folders made
 elsewhere (two runs of the same suite, same kernel and settings).
@@ -83,13 +83,17 @@ class Tmp(unittest.TestCase):
         return os.path.join(self.tmp, *p)
 
     def run_report(self, dirs, *extra, expect=0):
+        """(report.json, the text of report.md followed by report-details.md:
+        everything the report says in text, the output folder, stderr)."""
         out = self.path("out-%d" % len(os.listdir(self.tmp)))
         rc, so, se = report(*dirs, "--out", out, *extra)
         self.assertEqual(rc, expect, "exit %d, stderr:\n%s" % (rc, se))
         with open(os.path.join(out, "report.json")) as f:
             rep = json.load(f)
-        with open(os.path.join(out, "report.md")) as f:
-            md = f.read()
+        md = ""
+        for name in ("report.md", "report-details.md"):
+            with open(os.path.join(out, name)) as f:
+                md += f.read()
         return rep, md, out, se
 
     def verdicts(self, rep, run=None):
@@ -179,7 +183,7 @@ class TestStats(unittest.TestCase):
 
 class TestComparisons(Tmp):
     def test_aa_no_false_regressions(self):
-        """Check 1 on synthetic data: A/A pairs of runs drawn from the same
+        """The A/A check on synthetic data: A/A pairs of runs drawn from the same
         distributions; no regression and a false-positive rate <= alpha."""
         flagged = total = 0
         for i in range(3):
@@ -197,7 +201,7 @@ class TestComparisons(Tmp):
         self.assertLessEqual(rate, 0.05)
 
     def test_ab_thp_disabled_regresses_thp_only(self):
-        """Check 2 on synthetic data: THP throughput at 60% in the second run."""
+        """The A/B check on synthetic data: THP throughput at 60% in the second run."""
         a = F.suite(self.path("a"), "a", 1)
         b = F.suite(self.path("b"), "b", 2, thp_factor=0.6, env_kw={"thp": "never"})
         rep, md, _, _ = self.run_report([a, b], "--no-html")
@@ -212,7 +216,7 @@ class TestComparisons(Tmp):
         self.assertLess(md.index("Regressions"), md.index("All comparisons"))
 
     def test_pass_to_skip_is_a_regression(self):
-        """Check 2 as the engine records it: with THP never the THP cases are
+        """The A/B check as the engine records it: with THP never the THP cases are
         skipped (a THP run that got 4K pages is a skip, not a number), and a
         case that passed in the baseline and does not pass in the run is that
         run's regression, gated by --fail-on regression at any PCT."""
@@ -530,9 +534,7 @@ class TestBadInput(Tmp):
         os.makedirs(nojsonl)
         with open(os.path.join(nojsonl, "run.json"), "w") as f:
             json.dump(F.run_json("n", F.env()), f)
-        missing = self.path("missing")
-
-        dirs = [a, b, trunc, foreign, badrec, corrupt, empty, nojsonl, missing]
+        dirs = [a, b, trunc, foreign, badrec, corrupt, empty, nojsonl]
         rep, md, out, se = self.run_report(dirs)
         probs = {(p["file"], p["problem"]) for p in rep["problems"]}
 
@@ -548,7 +550,6 @@ class TestBadInput(Tmp):
         has(os.path.join(corrupt, "run.json"), "not valid JSON")
         has(os.path.join(empty, "results.jsonl"), "empty run")
         has(os.path.join(nojsonl, "results.jsonl"), "missing")
-        has(missing, "no such directory")
         runs = {r["label"]: r for r in rep["runs"]}
         self.assertFalse(runs["trunc"]["complete"])
         self.assertTrue(runs["trunc"]["usable"])
@@ -563,6 +564,7 @@ class TestBadInput(Tmp):
     def test_unusable_first_folder_moves_the_baseline(self):
         a = F.suite(self.path("a"), "a", 1)
         b = F.suite(self.path("b"), "b", 2)
+        os.makedirs(self.path("gone"))  # a folder without run.json or results.jsonl
         rep, md, _, se = self.run_report([self.path("gone"), a, b], "--no-html")
         self.assertEqual(rep["baseline"], "a")
         self.assertIn("has no usable results: the baseline is a", se)
@@ -727,7 +729,7 @@ class TestHtml(Tmp):
             shutil.copy(shot, keep)
 
 
-LIVE_JOB = """; tests/report live checks (issue 7 checks 1 and 2): 4K, THP and shmem
+LIVE_JOB = """; tests/report live A/A and A/B checks: 4K, THP and shmem
 ; populate modes and fault-scale, 8 repetitions each: 37 compared metrics.
 [global]
 repeat=8
@@ -790,7 +792,7 @@ def _flagged(rep, run=None):
 
 @unittest.skipIf(_live_problem(), "live A/A and A/B on this host: %s" % _live_problem())
 class TestLive(Tmp):
-    """Checks 1 and 2 on this host, with build/faultline (about 1.5 min).
+    """The A/A and A/B checks on this host, with build/faultline (about 1.5 min).
 
     Nine runs of LIVE_JOB in this order: N1 T1 N2 T2 N3 T3 N4 N5 N6, N with
     --prepare --set thp_mode=madvise, T with thp_mode=never (--prepare sets
@@ -798,13 +800,13 @@ class TestLive(Tmp):
     which other THP users on the host see).  Interleaving puts the drift of a
     shared machine on both sides of each comparison.
 
-    Check 1 (A/A): N1+N3+N5 vs N2+N4+N6 pooled.  The single-run pairs N1/N2,
+    A/A: N1+N3+N5 vs N2+N4+N6 pooled.  The single-run pairs N1/N2,
     N3/N4, N5/N6 are reported too, not asserted: between two runs a minute
     apart the speed of a loaded 2-core host moved by 2-5x (memset calibration
     40 -> 4 GB/s), far beyond what the repetitions of one run can see; the
     report's method asks for pooled runs on such a machine.
 
-    Check 2 (A/B): N1+N2+N3 vs T1+T2+T3.  Set FAULTLINE_REPORT_LIVE=0 to skip.
+    A/B: N1+N2+N3 vs T1+T2+T3.  Set FAULTLINE_REPORT_LIVE=0 to skip.
     """
 
     @classmethod
@@ -850,7 +852,7 @@ class TestLive(Tmp):
             self.assertEqual(bad, {}, "\n".join(self.log))
         self.assertEqual(self.thp_after, self.thp_before, "THP mode not restored")
 
-    def test_check1_aa_no_regression(self):
+    def test_aa_pooled_no_regression(self):
         lines = []
         for a, b in (("N1", "N2"), ("N3", "N4"), ("N5", "N6")):
             rep, _, _, _ = self.run_report([self.runs[a], self.runs[b]], "--no-html")
@@ -873,7 +875,7 @@ class TestLive(Tmp):
         self.assertLessEqual(len(fl), 0.05 * len(cs), [(c["case"], c["metric"]) for c in fl])
         self.assertIn("noise floor", md)
 
-    def test_check2_ab_thp_never(self):
+    def test_ab_thp_never(self):
         for name in ("T1", "T2", "T3"):
             thp = [r for r in self.records(name) if r["backing"] == "thp"]
             self.assertEqual(len(thp), 3)
