@@ -22,7 +22,6 @@ Latency percentiles use a bootstrap over the histogram instead of the U test
 import datetime
 import json
 import math
-import os
 
 from . import kernels, load, stats
 from .load import case_name, params_json

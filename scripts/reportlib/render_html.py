@@ -20,11 +20,13 @@ th,td{border:1px solid #ddd;padding:1px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.r,table.kt td+td{text-align:right;font-variant-numeric:tabular-nums}
 table.cmp td:nth-child(n+6){text-align:right;font-variant-numeric:tabular-nums}
 table.cmp td:last-child{text-align:left}
-table.kt th{background:#dce6f4}table.kt td:first-child{text-align:left}
-.regressed{background:#fdd}.improved{background:#dfd}.noisy{background:#ffe9b3}
+table.kt th{background:#dce6f4;white-space:nowrap}table.kt td{white-space:nowrap}
+table.kt td:first-child{text-align:left;white-space:normal;overflow-wrap:anywhere;
+max-width:36em}
+.regressed{background:#fdd}.improved{background:#dfd}.noisy{background:#fff6dc}
 .unchanged{}.info{color:#777}.notpass{background:#eee;font-weight:bold}
-.warn{border:2px solid #c00;background:#fee;padding:0.2em 0.6em;margin:0.4em 0;
-font-size:0.85em}.warn li{margin:0.1em 0}
+.warn{border:2px solid #c00;background:#fee;padding:0.1em 0.4em;margin:0.4em 0;
+font-size:0.8em}.warn ul{margin:0.2em 0;padding-left:1.2em}.warn li{margin:0}
 .problem{color:#900}
 pre{background:#f6f6f6;padding:0.5em;font-size:0.8em;overflow-x:auto}
 .plot{display:inline-block;margin:0.3em;width:48%;min-width:420px}
