@@ -75,6 +75,19 @@ def render(rep):
         w("No usable run: nothing to compare.")
         return "\n".join(L) + "\n"
 
+    _environment(rep, w)
+    _correctness(rep, w)
+    _summary(rep, w)
+    _flagged(rep, w)
+    _tables(rep, w)
+    _rest(rep, w)
+    w("Method")
+    w("------")
+    w(method_text(st))
+    return "\n".join(L) + "\n"
+
+
+def _environment(rep, w):
     cols = rep["columns"]
     env = rep["env"]
     w("Environment differences")
@@ -98,6 +111,8 @@ def render(rep):
             for c in env["calibration"]]))
     w("")
 
+
+def _correctness(rep, w):
     w("Correctness: fail / error / hung")
     w("--------------------------------")
     if not rep["correctness"]:
@@ -112,6 +127,9 @@ def render(rep):
             w("        full logs: " + ", ".join(c["logs"]))
     w("")
 
+
+def _summary(rep, w):
+    st = rep["settings"]
     w("Summary")
     w("-------")
     w(rule_text(st))
@@ -158,6 +176,9 @@ def render(rep):
                           for m in rep["metrics_table"]], "lllllrr"))
         w("")
 
+
+def _flagged(rep, w):
+    cols = rep["columns"]
     cmps = rep["comparisons"]
     ov = fmt.overview(rep)
     if ov:
@@ -182,6 +203,9 @@ def render(rep):
                 w("\n".join(notes))
         w("")
 
+
+def _tables(rep, w):
+    cols = rep["columns"]
     if rep["status_changes"]:
         w("Status differs between runs")
         w("---------------------------")
@@ -217,6 +241,10 @@ def render(rep):
         w("  (* = differs between runs)")
         w("")
 
+
+def _rest(rep, w):
+    cols = rep["columns"]
+    cmps = rep["comparisons"]
     w("All comparisons (the rest)")
     w("--------------------------")
     rest = [c for c in cmps if c["verdict"] not in ("regressed", "improved")]
@@ -233,10 +261,6 @@ def render(rep):
     if not rest:
         w("  none")
         w("")
-    w("Method")
-    w("------")
-    w(method_text(st))
-    return "\n".join(L) + "\n"
 
 
 def rule_text(st):

@@ -22,7 +22,10 @@ table.cmp td:nth-child(n+6){text-align:right;font-variant-numeric:tabular-nums}
 table.cmp td:last-child{text-align:left}
 table.kt th{background:#dce6f4;white-space:nowrap}table.kt td{white-space:nowrap}
 table.kt td:first-child{text-align:left;white-space:normal;overflow-wrap:anywhere;
-max-width:36em}
+min-width:22em;max-width:36em}
+table.one td,table.one th{white-space:nowrap}table.one td:first-child{white-space:normal;
+overflow-wrap:anywhere;min-width:22em;max-width:34em}
+table.one td:last-child{white-space:normal;min-width:12em;max-width:30em}
 .regressed{background:#fdd}.improved{background:#dfd}.noisy{background:#fff6dc}
 .unchanged{}.info{color:#777}.notpass{background:#eee;font-weight:bold}
 .warn{border:2px solid #c00;background:#fee;padding:0.1em 0.4em;margin:0.4em 0;
@@ -128,9 +131,9 @@ def one_run_tables(rep):
         H.append("<h3>%s</h3>" % e(kernels.workload_title(g)))
         head, rows, cells = kernels.one_run_table(g)
         t = table(head, rows, [_cell_class(c) for c in cells],
-                  num_cols=(head.index("median"), head.index("cv")))
+                  num_cols=(head.index("median"), head.index("cv")), cls="one")
         if i == 0:
-            t = t.replace("<table>", '<table id="kernel-table">', 1)
+            t = t.replace('<table class="one">', '<table class="one" id="kernel-table">', 1)
         H.append(t)
     return H
 

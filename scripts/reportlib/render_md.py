@@ -69,6 +69,8 @@ def compare_tables(rep, w):
 
 def one_run_tables(rep, w):
     _title(w, "Cases of %s" % rep["columns"][0])
+    w("one run only: nothing compared; give two or more folders to compare runs")
+    w("")
     for g in rep["workloads"]:
         w(kernels.workload_title(g))
         head, rows, _ = kernels.one_run_table(g)
