@@ -14,7 +14,7 @@ import math
 from . import fmt, stats
 
 W, H = 620, 320
-LEFT, RIGHT, TOP, BOTTOM = 70, 12, 26, 40
+LEFT, RIGHT, TOP, BOTTOM = 70, 24, 26, 40
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -70,7 +70,9 @@ def percentile_svg(title, series):
 
     out = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" '
            'height="%d" font-family="sans-serif" font-size="10">' % (W, H, W, H),
-           '<text x="%d" y="14" font-size="11">%s</text>' % (LEFT, html.escape(title)),
+           # a long case name gets a smaller font rather than running off the plot
+           '<text x="%d" y="14" font-size="%.1f">%s</text>'
+           % (LEFT, min(11.0, 11.0 * 88 / max(len(title), 1)), html.escape(title)),
            '<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>'
            % (LEFT, TOP, pw, ph)]
     for t in range(top + 1):

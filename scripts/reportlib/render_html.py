@@ -26,6 +26,7 @@ min-width:22em;max-width:36em}
 table.one td,table.one th{white-space:nowrap}table.one td:first-child{white-space:normal;
 overflow-wrap:anywhere;min-width:22em;max-width:34em}
 table.one td:last-child{white-space:normal;min-width:12em;max-width:30em}
+table.bm td:first-child{overflow-wrap:anywhere;min-width:20em;max-width:32em}
 .regressed{background:#fdd}.improved{background:#dfd}.noisy{background:#fff6dc}
 .unchanged{}.info{color:#777}.notpass{background:#eee;font-weight:bold}
 .warn{border:2px solid #c00;background:#fee;padding:0.1em 0.4em;margin:0.4em 0;
@@ -149,7 +150,7 @@ def behaviour_matrix(rep):
         rows = [b for b in rep["behaviour_matrix"] if b["workload"] == wl]
         H.append("<h3>%s</h3>" % e(wl))
         H.append(table(["case"] + cols, [[b["short"]] + list(b["values"]) for b in rows],
-                       ["diff" if b["differs"] else "" for b in rows]))
+                       ["diff" if b["differs"] else "" for b in rows], cls="bm"))
     return H
 
 
