@@ -24,7 +24,8 @@ from . import stats
 from .fmt import change, num
 from .load import case_name
 
-# The main rate each workload records, until its records declare one.
+# The main figure each workload records, used for records that declare no
+# "headline" of their own.
 HEADLINE_FALLBACK = {
     "populate": "throughput",               # GB/s made present (report_bytes)
     "fault-scale": "ops_rate",              # faults/s, will-it-scale's figure
@@ -255,7 +256,7 @@ def workload_title(group):
     better = {"higher": "higher is better", "lower": "lower is better"}.get(
         h["direction"], "not a performance figure")
     src = {"record": "; declared by the workload", "table": "",
-           "default": "; the workload declares none"}[h["source"]]
+           "default": "; by default: neither declared nor listed"}[h["source"]]
     return "%s: %s (%s%s%s)" % (group["workload"], h["metric"],
                                 group["unit"] + ", " if group["unit"] else "", better, src)
 
