@@ -22,9 +22,8 @@ Latency percentiles use a bootstrap over the histogram instead of the U test
 import datetime
 import json
 import math
-import os
 
-from . import stats
+from . import kernels, load, stats
 from .load import case_name, params_json
 
 VERDICT_ORDER = {"regressed": 0, "improved": 1, "noisy": 2, "unchanged": 3, "info": 4}
@@ -506,8 +505,8 @@ def _vm_logs(run):
     out = []
     for m in run.members:
         for f in ("dmesg.txt", "console.log"):
-            p = os.path.join(m, f)
-            if os.path.isfile(p):
+            p = load.find_file(m, f)
+            if p:
                 out.append(p)
     return out
 
@@ -591,45 +590,9 @@ def build(runs, baseline, st, fail_on=None):
         if rb is None or rb["status"] != "pass":
             continue
         for r, x in zip(others, recs[1:]):
-            if x is None or x["status"] != "pass":
-                continue
-            tcg_note = None if _timing_comparable(base, r) else \
-                "TCG vs native/KVM: timing not comparable"
-            if pdiff and params_json(rb) != params_json(x):
-                tcg_note = "; ".join(filter(None, [tcg_note, "parameters differ: " + ", ".join(
-                    "%s %s->%s" % (k, v[0], v[cols.index(r)]) for k, v in pdiff.items()
-                    if v[0] != v[cols.index(r)])]))
-            for mname in sorted(set(rb["metrics"]) ^ set(x["metrics"])):
-                rep["unmatched_metrics"].append({
-                    "case": name, "metric": mname, "run": r.label,
-                    "only_in": rep["baseline"] if mname in rb["metrics"] else r.label})
-            for mname, mb in rb["metrics"].items():
-                mn = x["metrics"].get(mname)
-                if mn is None:
-                    continue
-                if mn["unit"] != mb["unit"] or mn["direction"] != mb["direction"]:
-                    rep["unmatched_metrics"].append({
-                        "case": name, "metric": mname, "run": r.label,
-                        "only_in": "both, but %s %s vs %s %s" % (
-                            mb["unit"], mb["direction"], mn["unit"], mn["direction"])})
-                    continue
-                c = compare_metric(mname, mb["unit"], mb["direction"], mb["samples"],
-                                   mn["samples"], st, (name, mname, r.label), factor[r.label])
-                c.update(case=name, run=r.label)
-                if tcg_note:
-                    c["notes"].insert(0, tcg_note)
-                rep["comparisons"].append(c)
-            for lname, hb in rb["latency"].items():
-                hn = x["latency"].get(lname)
-                if hn is None or (_hist_empty(hb) and _hist_empty(hn)):
-                    continue  # e.g. a mode that times no single fault
-                for c in compare_latency(lname, hb, hn, st, (name, lname, r.label),
-                                         factor[r.label], tails_suspect[r.label],
-                                         _case_cv(rb, x)):
-                    c.update(case=name, run=r.label)
-                    if tcg_note:
-                        c["notes"].insert(0, tcg_note)
-                    rep["comparisons"].append(c)
+            if x is not None and x["status"] == "pass":
+                _compare_pair(rep, name, rb, x, r, base, cols, pdiff, st,
+                              factor[r.label], tails_suspect[r.label])
         for lname in rb["latency"]:
             if _hist_empty(rb["latency"][lname]):
                 continue
@@ -663,7 +626,54 @@ def build(runs, baseline, st, fail_on=None):
         s["expected_false_positives"] = round(len(tested) * st.alpha, 1)
         rep["summary"].append(s)
     rep["fail_on"] = _gate(rep, fail_on)
+    kernels.build(rep, cols, keys, _status)
     return _jsonable(rep)
+
+
+def _compare_pair(rep, name, rb, x, r, base, cols, pdiff, st, factor, tails_suspect):
+    """Every metric and latency comparison of one case that passed in both
+    the baseline (rb) and run r (x), appended to rep["comparisons"]."""
+    tcg_note = None if _timing_comparable(base, r) else \
+        "TCG vs native/KVM: timing not comparable"
+    if pdiff and params_json(rb) != params_json(x):
+        tcg_note = "; ".join(filter(None, [tcg_note, "parameters differ: " + ", ".join(
+            "%s %s->%s" % (k, v[0], v[cols.index(r)]) for k, v in pdiff.items()
+            if v[0] != v[cols.index(r)])]))
+    for mname in sorted(set(rb["metrics"]) ^ set(x["metrics"])):
+        rep["unmatched_metrics"].append({
+            "case": name, "metric": mname, "run": r.label,
+            "only_in": rep["baseline"] if mname in rb["metrics"] else r.label})
+    head = kernels.headline(rb)
+    for mname, mb in rb["metrics"].items():
+        mn = x["metrics"].get(mname)
+        if mn is None:
+            continue
+        if mn["unit"] != mb["unit"] or mn["direction"] != mb["direction"]:
+            rep["unmatched_metrics"].append({
+                "case": name, "metric": mname, "run": r.label,
+                "only_in": "both, but %s %s vs %s %s" % (
+                    mb["unit"], mb["direction"], mn["unit"], mn["direction"])})
+            continue
+        direction = mb["direction"]
+        if head and head["source"] == "record" and head["metric"] == mname:
+            direction = head["direction"]  # the workload's declaration wins
+        c = compare_metric(mname, mb["unit"], direction, mb["samples"],
+                           mn["samples"], st, (name, mname, r.label), factor)
+        c.update(case=name, run=r.label)
+        if tcg_note:
+            c["notes"].insert(0, tcg_note)
+        rep["comparisons"].append(c)
+    for lname, hb in rb["latency"].items():
+        hn = x["latency"].get(lname)
+        if hn is None or (_hist_empty(hb) and _hist_empty(hn)):
+            continue  # e.g. a mode that times no single fault
+        for c in compare_latency(lname, hb, hn, st, (name, lname, r.label),
+                                 factor, tails_suspect,
+                                 _case_cv(rb, x)):
+            c.update(case=name, run=r.label)
+            if tcg_note:
+                c["notes"].insert(0, tcg_note)
+            rep["comparisons"].append(c)
 
 
 def _case_cv(*recs):

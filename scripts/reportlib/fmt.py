@@ -65,6 +65,11 @@ def pval(p):
     return "%.3f" % p if p >= 0.001 else "<0.001"
 
 
+def pct1(fraction):
+    """A cv (a fraction) as a percentage with one decimal; '-' when None."""
+    return "-" if fraction is None else "%.1f%%" % (fraction * 100)
+
+
 def cvs(c):
     def one(v):
         return "-" if v is None else "%.1f%%" % (v * 100)

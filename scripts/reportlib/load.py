@@ -7,10 +7,12 @@ that file (or that record) only.  Nothing here raises on bad input.
 """
 
 import copy
+import gzip
 import json
 import math
 import os
 import re
+import zlib
 
 KNOWN_MAJOR = {"faultline.run": 1, "faultline.record": 1}
 STATUSES = ("pass", "fail", "skip", "error")
@@ -102,14 +104,47 @@ class Run:
         }
 
 
+def find_file(folder, name):
+    """folder/name, else folder/name.gz (a results folder archived with
+    gzip), else None."""
+    for f in (name, name + ".gz"):
+        p = os.path.join(folder, f)
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def read_bytes(fname):
+    """The content of fname, gunzipped when it ends in .gz; (data, problem).
+    A gzip stream cut short (a copy interrupted) gives what it holds up to
+    the cut, with the problem said; OSError propagates."""
+    with open(fname, "rb") as f:
+        data = f.read()
+    if not fname.endswith(".gz"):
+        return data, None
+    try:
+        return gzip.decompress(data), None
+    except (EOFError, OSError, zlib.error) as e:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            part = d.decompress(data)
+        except zlib.error:
+            part = b""
+        return part, "gzip stream damaged (%s): the %d bytes before the damage are read" % (
+            e, len(part))
+
+
 def _load_meta(run):
-    fname = os.path.join(run.path, "run.json")
-    if not os.path.exists(fname):
-        run.problem(fname, "missing: environment unknown, records still compared")
+    fname = find_file(run.path, "run.json")
+    if fname is None:
+        run.problem(os.path.join(run.path, "run.json"),
+                    "missing: environment unknown, records still compared")
         return
     try:
-        with open(fname, encoding="utf-8") as f:
-            meta = json.load(f)
+        data, damaged = read_bytes(fname)
+        if damaged:
+            run.problem(fname, damaged)
+        meta = json.loads(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         run.problem(fname, "unreadable: %s" % e)
         return
@@ -212,19 +247,22 @@ def _normalise(rec):
 
 
 def _load_records(run):
-    fname = os.path.join(run.path, "results.jsonl")
-    if not os.path.exists(fname):
+    fname = find_file(run.path, "results.jsonl")
+    if fname is None:
+        fname = os.path.join(run.path, "results.jsonl")
         if os.path.exists(os.path.join(run.path, "report.json")):
             run.problem(fname, "missing: this folder is a report's output, not a results folder")
         else:
             run.problem(fname, "missing: no results to compare")
         return
     try:
-        with open(fname, "rb") as f:
-            data = f.read()
+        data, damaged = read_bytes(fname)
     except OSError as e:
         run.problem(fname, "unreadable: %s" % e)
         return
+    if damaged:
+        run.problem(fname, damaged + "; run marked incomplete")
+        run.complete = False
     lines = data.split(b"\n")
     # the last non-empty line: where a killed writer leaves half a record
     last = max((i for i, raw in enumerate(lines) if raw.strip()), default=-1)

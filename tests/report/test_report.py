@@ -1,4 +1,4 @@
-"""Tests of scripts/report (issue 7).
+"""Tests of scripts/report: statistics, verdicts, bad input, HTML.
 
 Run from the repository root:
     /usr/bin/python3 -m unittest discover -s tests/report
@@ -7,10 +7,11 @@ The CLI tests run scripts/report as a subprocess (its shebang is Debian's
 /usr/bin/python3, which has python3-scipy); the statistics tests import
 reportlib and skip, saying why, under an interpreter without scipy.
 
-TestLive runs checks 1 and 2 of issue 7 on this host with build/faultline
-(as root; about 1.5 min; FAULTLINE_REPORT_LIVE=0 skips it).  Set
-FAULTLINE_AA_RUNS=DIR1,DIR2 to run the A/A check on results folders made
-elsewhere (two runs of the same suite, same kernel and settings).
+test_kernel_report.py: the compare-kernels tables, the one-run table,
+gzipped input, the sample matrix's sizes and first screen.  test_live.py:
+the A/A and A/B checks on this host with build/faultline (as root; about
+1.5 min; FAULTLINE_REPORT_LIVE=0 skips it) and on folders made elsewhere
+(FAULTLINE_AA_RUNS=DIR1,DIR2).
 """
 
 import contextlib
@@ -83,13 +84,17 @@ class Tmp(unittest.TestCase):
         return os.path.join(self.tmp, *p)
 
     def run_report(self, dirs, *extra, expect=0):
+        """(report.json, the text of report.md followed by report-details.md:
+        everything the report says in text, the output folder, stderr)."""
         out = self.path("out-%d" % len(os.listdir(self.tmp)))
         rc, so, se = report(*dirs, "--out", out, *extra)
         self.assertEqual(rc, expect, "exit %d, stderr:\n%s" % (rc, se))
         with open(os.path.join(out, "report.json")) as f:
             rep = json.load(f)
-        with open(os.path.join(out, "report.md")) as f:
-            md = f.read()
+        md = ""
+        for name in ("report.md", "report-details.md"):
+            with open(os.path.join(out, name)) as f:
+                md += f.read()
         return rep, md, out, se
 
     def verdicts(self, rep, run=None):
@@ -179,7 +184,7 @@ class TestStats(unittest.TestCase):
 
 class TestComparisons(Tmp):
     def test_aa_no_false_regressions(self):
-        """Check 1 on synthetic data: A/A pairs of runs drawn from the same
+        """The A/A check on synthetic data: A/A pairs of runs drawn from the same
         distributions; no regression and a false-positive rate <= alpha."""
         flagged = total = 0
         for i in range(3):
@@ -197,7 +202,7 @@ class TestComparisons(Tmp):
         self.assertLessEqual(rate, 0.05)
 
     def test_ab_thp_disabled_regresses_thp_only(self):
-        """Check 2 on synthetic data: THP throughput at 60% in the second run."""
+        """The A/B check on synthetic data: THP throughput at 60% in the second run."""
         a = F.suite(self.path("a"), "a", 1)
         b = F.suite(self.path("b"), "b", 2, thp_factor=0.6, env_kw={"thp": "never"})
         rep, md, _, _ = self.run_report([a, b], "--no-html")
@@ -212,7 +217,7 @@ class TestComparisons(Tmp):
         self.assertLess(md.index("Regressions"), md.index("All comparisons"))
 
     def test_pass_to_skip_is_a_regression(self):
-        """Check 2 as the engine records it: with THP never the THP cases are
+        """The A/B check as the engine records it: with THP never the THP cases are
         skipped (a THP run that got 4K pages is a skip, not a number), and a
         case that passed in the baseline and does not pass in the run is that
         run's regression, gated by --fail-on regression at any PCT."""
@@ -530,9 +535,7 @@ class TestBadInput(Tmp):
         os.makedirs(nojsonl)
         with open(os.path.join(nojsonl, "run.json"), "w") as f:
             json.dump(F.run_json("n", F.env()), f)
-        missing = self.path("missing")
-
-        dirs = [a, b, trunc, foreign, badrec, corrupt, empty, nojsonl, missing]
+        dirs = [a, b, trunc, foreign, badrec, corrupt, empty, nojsonl]
         rep, md, out, se = self.run_report(dirs)
         probs = {(p["file"], p["problem"]) for p in rep["problems"]}
 
@@ -548,7 +551,6 @@ class TestBadInput(Tmp):
         has(os.path.join(corrupt, "run.json"), "not valid JSON")
         has(os.path.join(empty, "results.jsonl"), "empty run")
         has(os.path.join(nojsonl, "results.jsonl"), "missing")
-        has(missing, "no such directory")
         runs = {r["label"]: r for r in rep["runs"]}
         self.assertFalse(runs["trunc"]["complete"])
         self.assertTrue(runs["trunc"]["usable"])
@@ -563,6 +565,7 @@ class TestBadInput(Tmp):
     def test_unusable_first_folder_moves_the_baseline(self):
         a = F.suite(self.path("a"), "a", 1)
         b = F.suite(self.path("b"), "b", 2)
+        os.makedirs(self.path("gone"))  # a folder without run.json or results.jsonl
         rep, md, _, se = self.run_report([self.path("gone"), a, b], "--no-html")
         self.assertEqual(rep["baseline"], "a")
         self.assertIn("has no usable results: the baseline is a", se)
@@ -727,199 +730,6 @@ class TestHtml(Tmp):
             shutil.copy(shot, keep)
 
 
-LIVE_JOB = """; tests/report live checks (issue 7 checks 1 and 2): 4K, THP and shmem
-; populate modes and fault-scale, 8 repetitions each: 37 compared metrics.
-[global]
-repeat=8
-warmup=1
-
-[populate]
-backing=anon-4k,thp
-mode=first-touch,populate-write
-size=32M
-
-[populate-shmem]
-workload=populate
-backing=shmem
-mode=first-touch,populate-write,map-populate
-size=32M
-
-[populate-map]
-workload=populate
-backing=anon-4k
-mode=map-populate
-size=32M
-
-; size=32M: batches short enough that a 0.2 s sample rarely holds none
-[fault-scale]
-backing=anon-4k,thp
-threads=1
-size=32M
-interval=0.2
-"""
-
-THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
-
-
-def _thp_mode():
-    with open(THP_ENABLED) as f:
-        return re.search(r"\[(\w+)\]", f.read()).group(1)
-
-
-def _live_problem():
-    """Why the live checks cannot run here, or None."""
-    if os.environ.get("FAULTLINE_REPORT_LIVE") == "0":
-        return "FAULTLINE_REPORT_LIVE=0"
-    if not os.access(os.path.join(ROOT, "build", "faultline"), os.X_OK):
-        return "build/faultline not built (make)"
-    if not os.path.exists(THP_ENABLED):
-        return "kernel without THP (%s missing)" % THP_ENABLED
-    if os.geteuid() != 0:
-        return "not root: --prepare cannot switch %s" % THP_ENABLED
-    return None
-
-
-def _flagged(rep, run=None):
-    """(flagged, total) over the metric and latency comparisons whose
-    repetitions or samples are enough for a verdict."""
-    cs = [c for c in rep["comparisons"] if c["kind"] != "status" and c["verdict"] != "info"
-          and (run is None or c["run"] == run)
-          and not any(n.startswith("too few") for n in c["notes"])]
-    return [c for c in cs if c["verdict"] in ("regressed", "improved")], cs
-
-
-@unittest.skipIf(_live_problem(), "live A/A and A/B on this host: %s" % _live_problem())
-class TestLive(Tmp):
-    """Checks 1 and 2 on this host, with build/faultline (about 1.5 min).
-
-    Nine runs of LIVE_JOB in this order: N1 T1 N2 T2 N3 T3 N4 N5 N6, N with
-    --prepare --set thp_mode=madvise, T with thp_mode=never (--prepare sets
-    it for the run and restores it at exit: THP is off for ~6 s each time,
-    which other THP users on the host see).  Interleaving puts the drift of a
-    shared machine on both sides of each comparison.
-
-    Check 1 (A/A): N1+N3+N5 vs N2+N4+N6 pooled.  The single-run pairs N1/N2,
-    N3/N4, N5/N6 are reported too, not asserted: between two runs a minute
-    apart the speed of a loaded 2-core host moved by 2-5x (memset calibration
-    40 -> 4 GB/s), far beyond what the repetitions of one run can see; the
-    report's method asks for pooled runs on such a machine.
-
-    Check 2 (A/B): N1+N2+N3 vs T1+T2+T3.  Set FAULTLINE_REPORT_LIVE=0 to skip.
-    """
-
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="fl-report-live-")
-        job = os.path.join(cls.dir, "live.job")
-        with open(job, "w") as f:
-            f.write(LIVE_JOB)
-        exe = os.path.join(ROOT, "build", "faultline")
-        cls.thp_before = _thp_mode()
-        cls.runs = {}
-        cls.log = []
-        for name in ("N1", "T1", "N2", "T2", "N3", "T3", "N4", "N5", "N6"):
-            d = os.path.join(cls.dir, name)
-            mode = "never" if name[0] == "T" else "madvise"
-            p = subprocess.run([exe, "run", job, "--out", d, "--quiet", "--prepare",
-                                "--set", "thp_mode=" + mode],
-                               capture_output=True, text=True, timeout=300)
-            cls.log.append("%s: exit %d %s" % (name, p.returncode, p.stderr[-300:]))
-            cls.runs[name] = d
-        cls.thp_after = _thp_mode()
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, True)
-
-    def calibration(self, name):
-        with open(os.path.join(self.runs[name], "run.json")) as f:
-            return json.load(f)["calibration"]["memset_GBps"]
-
-    def records(self, name):
-        with open(os.path.join(self.runs[name], "results.jsonl")) as f:
-            return [json.loads(line) for line in f]
-
-    def pooled(self, *names):
-        return "+".join(self.runs[n] for n in names)
-
-    def test_runs_passed_and_thp_restored(self):
-        for name in self.runs:
-            sts = {r["case"]: r["status"] for r in self.records(name)}
-            bad = {c: s for c, s in sts.items()
-                   if s != "pass" and not (name[0] == "T" and "/thp/" in c)}
-            self.assertEqual(bad, {}, "\n".join(self.log))
-        self.assertEqual(self.thp_after, self.thp_before, "THP mode not restored")
-
-    def test_check1_aa_no_regression(self):
-        lines = []
-        for a, b in (("N1", "N2"), ("N3", "N4"), ("N5", "N6")):
-            rep, _, _, _ = self.run_report([self.runs[a], self.runs[b]], "--no-html")
-            fl, cs = _flagged(rep)
-            lines.append("  single %s vs %s: %d of %d flagged (memset %.1f vs %.1f GB/s)%s"
-                         % (b, a, len(fl), len(cs), self.calibration(a), self.calibration(b),
-                            "".join("\n    %s %s %s %+.1f%%" % (c["verdict"], c["case"],
-                                                               c["metric"], c["change_pct"])
-                                    for c in fl)))
-        rep, md, _, _ = self.run_report([self.pooled("N1", "N3", "N5"),
-                                         self.pooled("N2", "N4", "N6")], "--no-html")
-        fl, cs = _flagged(rep)
-        regressed = [c for c in fl if c["verdict"] == "regressed"]
-        sys.stderr.write("\nA/A on this host (flagged = regressed + improved):\n%s\n"
-                         "  pooled N2+N4+N6 vs N1+N3+N5: %d of %d flagged, %d regressed\n"
-                         % ("\n".join(lines), len(fl), len(cs), len(regressed)))
-        self.assertGreaterEqual(len(cs), 20)
-        self.assertEqual([(c["case"], c["metric"], c["change_pct"], c["notes"])
-                          for c in regressed], [])
-        self.assertLessEqual(len(fl), 0.05 * len(cs), [(c["case"], c["metric"]) for c in fl])
-        self.assertIn("noise floor", md)
-
-    def test_check2_ab_thp_never(self):
-        for name in ("T1", "T2", "T3"):
-            thp = [r for r in self.records(name) if r["backing"] == "thp"]
-            self.assertEqual(len(thp), 3)
-            for r in thp:  # never a 4K measurement filed as THP
-                self.assertEqual(r["status"], "skip", r["case"])
-                self.assertIn("THP disabled", r["reason"])
-        rep, md, _, se = self.run_report([self.pooled("N1", "N2", "N3"),
-                                          self.pooled("T1", "T2", "T3")],
-                                         "--no-html", "--fail-on", "regression", expect=1)
-        status = {c["case"]: c for c in rep["comparisons"] if c["kind"] == "status"}
-        thp_cases = {r["case"] for r in self.records("N1") if r["backing"] == "thp"}
-        self.assertEqual(set(status), thp_cases)
-        for c in status.values():
-            self.assertEqual((c["verdict"], c["status_change"]), ("regressed", "pass->skip"))
-            self.assertIn("THP disabled", c["notes"][0])
-        self.assertEqual(sorted(t.split(" on ")[0] for t in rep["fail_on"]["triggered"]),
-                         sorted("regression " + k for k in thp_cases))
-        k4 = [c for c in rep["comparisons"] if "/anon-4k/" in c["case"]
-              and c["verdict"] != "info"]
-        counts = {v: len([c for c in k4 if c["verdict"] == v])
-                  for v in ("unchanged", "noisy", "regressed", "improved")}
-        sys.stderr.write("\nA/B THP never, pooled T1+T2+T3 vs N1+N2+N3: %d THP cases "
-                         "regressed (pass->skip); anon-4k metrics: %s\n"
-                         % (len(status), ", ".join("%d %s" % (n, v) for v, n in counts.items())))
-        self.assertEqual([(c["case"], c["metric"], c["verdict"], c["change_pct"]) for c in k4
-                          if c["verdict"] in ("regressed", "improved")], [])
-        self.assertIn("thp.enabled", md)
-
-
-@unittest.skipUnless(os.environ.get("FAULTLINE_AA_RUNS"),
-                     "set FAULTLINE_AA_RUNS=DIR1,DIR2 (two runs, or A1+A2 pools, of one "
-                     "suite) for the A/A check on results made elsewhere")
-class TestRealAA(Tmp):
-    def test_real_aa(self):
-        rep, md, _, _ = self.run_report(os.environ["FAULTLINE_AA_RUNS"].split(","),
-                                        "--no-html")
-        fl, cs = _flagged(rep)
-        sys.stderr.write("\nA/A real: %d metrics with enough repetitions, %d flagged "
-                         "(%.1f%%), %d regressed\n" % (
-                             len(cs), len(fl), 100.0 * len(fl) / max(len(cs), 1),
-                             len([c for c in fl if c["verdict"] == "regressed"])))
-        self.assertGreaterEqual(len(cs), 20)
-        self.assertEqual([(c["case"], c["metric"], c["change_pct"], c["notes"])
-                          for c in fl if c["verdict"] == "regressed"], [], rep["warnings"])
-
-
 DEBIAN_PYTHON = "/usr/bin/python3"
 
 
@@ -937,11 +747,17 @@ class UnderDebianPython(unittest.TestCase):
         sys.stderr.write("\n%s: %s\n" % (DEBIAN_PYTHON, p.stderr.strip().splitlines()[-1]))
 
 
+def deferred_to_debian_python():
+    """True when this interpreter lacks scipy and Debian's has it: then
+    UnderDebianPython runs every test module of tests/report there once."""
+    return bool(NO_SCIPY) and not os.environ.get("FAULTLINE_REPORT_REEXEC") and \
+        os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
+        subprocess.run([DEBIAN_PYTHON, "-c", "import scipy, matplotlib"],
+                       capture_output=True).returncode == 0
+
+
 def load_tests(loader, tests, pattern):
-    if NO_SCIPY and not os.environ.get("FAULTLINE_REPORT_REEXEC") and \
-            os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
-            subprocess.run([DEBIAN_PYTHON, "-c", "import scipy, matplotlib"],
-                           capture_output=True).returncode == 0:
+    if deferred_to_debian_python():
         return loader.loadTestsFromTestCase(UnderDebianPython)
     suite = unittest.TestSuite()
     for group in tests:  # one suite per TestCase class
