@@ -266,6 +266,21 @@ class TestSamples(unittest.TestCase):
         self.assertRegex(self.md, r"populate-read,alloc=fallocate,size=64M,expect=pmd +SKIP "
                                   r"+[\d.]+ I +[\d.]+ I +[\d.]+ I")
 
+    def test_one_run_of_the_samples(self):
+        """The 7.2 folder alone (gzipped, 73 cases): a row for every case,
+        under its workload, with its status."""
+        out = os.path.join(self.tmp, "one")
+        rc, _, se = report(os.path.join(SAMPLES, "7.2"), "--out", out, "-q", "--no-html")
+        self.assertEqual(rc, 0, se)
+        rep = json.loads(_read(out, "report.json"))
+        md = _read(out, "report.md")
+        recs = _records(os.path.join(SAMPLES, "7.2"))
+        rows = {r["case"]: r for g in rep["workloads"] for r in g["cases"]}
+        self.assertEqual(sorted(rows), sorted(r["case"] for r in recs))
+        for rec in recs:
+            self.assertRegex(md, r"\n%s +%s " % (re.escape(rows[rec["case"]]["label"]),
+                                                  rec["status"]))
+
     def test_everything_is_still_reachable(self):
         """Every comparison (verdict, metric, case) is a row of
         report-details.md and of report.html; every warning and correctness
