@@ -430,6 +430,156 @@ static int push_case(struct fl_plan *plan, const struct fl_case_def *def)
 	return 0;
 }
 
+/* A [global] key no section's workload knows of is an error; one another section's knows is not. */
+static bool global_key_used(const struct fl_job *job, const char *key)
+{
+	for (unsigned j = 0; j < job->nr_specs; j++) {
+		const struct workload *w2 = job->specs[j].wl ? job->specs[j].wl :
+			fl_workload_by_name(job->specs[j].name);
+
+		if (w2 && fl_opt_find(w2->options, key))
+			return true;
+	}
+	return false;
+}
+
+/* One axis per key of the merged parameters; the number of axes, or -1. */
+static int build_axes(const struct fl_job *job, const struct workload *wl, const struct merged *m,
+		      struct axis *axes, char *err, size_t errlen)
+{
+	unsigned nax = 0;
+
+	for (unsigned i = 0; i < m->n; i++) {
+		struct axis *a = &axes[nax];
+		const struct fl_option *co = fl_opt_find(fl_core_options, m->p[i]->key);
+		const struct fl_option *wo = fl_opt_find(wl->options, m->p[i]->key);
+
+		if (!co && !wo) {
+			if (m->from_global[i] && global_key_used(job, m->p[i]->key))
+				continue;
+			snprintf(err, errlen, "%s: unknown key '%s' for workload %s (see 'faultline describe %s')",
+				 m->p[i]->origin, m->p[i]->key, wl->name, wl->name);
+			return -1;
+		}
+		a->param = m->p[i];
+		a->opt = wo ? wo : co;
+		a->core = !wo;
+		a->explicit_label = wo || !strcmp(a->opt->name, "threads") ||
+				    !strcmp(a->opt->name, "workers");
+		snprintf(a->buf, sizeof(a->buf), "%s", m->p[i]->value);
+		if (a->opt->type == FL_OPT_STRING) {
+			a->values[0] = a->buf;
+			a->n = 1;
+		} else {
+			a->n = split_list(a->buf, a->values, MAX_VALUES);
+		}
+		if (!a->n) {
+			snprintf(err, errlen, "%s: key '%s' has an empty value", m->p[i]->origin, m->p[i]->key);
+			return -1;
+		}
+		nax++;
+	}
+	return (int)nax;
+}
+
+/*
+ * The section's backings: its own, else the command line's, else
+ * [global]'s, else the workload's default.  Returns the mask, 0 on error.
+ */
+static unsigned resolve_backings(const struct fl_job *job, const struct fl_spec *s,
+				 const struct workload *wl, const char *backing_override,
+				 char *err, size_t errlen)
+{
+	char bbuf[FL_OPT_STRLEN], *bnames[FL_BACKING_COUNT * 2], all[256];
+	bool b_explicit = s->backing[0];
+	const char *blist = s->backing[0] ? s->backing : backing_override && *backing_override ?
+		backing_override : job->global.backing;
+	unsigned nb, bmask = 0;
+
+	if (!blist || !*blist)
+		return wl->default_backings ? wl->default_backings : wl->backings;
+	snprintf(bbuf, sizeof(bbuf), "%s", blist);
+	nb = split_list(bbuf, bnames, FL_BACKING_COUNT * 2);
+	for (unsigned i = 0; i < nb; i++) {
+		const struct fl_backing *b = fl_backing_by_name(bnames[i]);
+
+		fl_backing_mask_str(FL_BACKINGS_ALL, all, sizeof(all));
+		if (!b) {
+			snprintf(err, errlen, "%s: unknown backing '%s' (valid: %s)",
+				 b_explicit ? s->backing_origin : job->global.backing[0] && blist == job->global.backing ?
+				 job->global.backing_origin : "--backing", bnames[i], all);
+			return 0;
+		}
+		if (!(wl->backings & FL_B(b->id))) {
+			fl_backing_mask_str(wl->backings, all, sizeof(all));
+			if (b_explicit) {
+				snprintf(err, errlen, "%s: workload %s does not run on backing '%s' (valid: %s)",
+					 s->backing_origin, wl->name, b->name, all);
+				return 0;
+			}
+			continue;
+		}
+		bmask |= FL_B(b->id);
+	}
+	if (!bmask) {
+		fl_backing_mask_str(wl->backings, all, sizeof(all));
+		snprintf(err, errlen, "%s: workload %s accepts none of the backings '%s' (valid: %s)",
+			 s->origin, wl->name, blist, all);
+	}
+	return bmask;
+}
+
+/* The case at odometer position @idx of @axes on backing @b, into @def. */
+static int make_case(const struct fl_spec *s, const struct workload *wl, int b, const struct axis *axes,
+		     unsigned nax, const unsigned *idx, struct fl_case_def *def, char *err, size_t errlen)
+{
+	char msg[512];
+	size_t off;
+
+	memset(def, 0, sizeof(*def));
+	def->wl = wl;
+	def->backing = (enum fl_backing_id)b;
+	snprintf(def->section, sizeof(def->section), "%s", s->name);
+	def->config = calloc(1, wl->config_size ? wl->config_size : 1);
+	if (!def->config)
+		return -1;
+	if (fl_opt_defaults(fl_core_options, &def->core, msg, sizeof(msg)) ||
+	    fl_opt_defaults(wl->options, def->config, msg, sizeof(msg))) {
+		snprintf(err, errlen, "internal: bad default: %s", msg);
+		return -1;
+	}
+	off = (size_t)snprintf(def->label, sizeof(def->label), "%s/%s", wl->name, fl_backings[b].name);
+	for (unsigned i = 0, first = 1; i < nax; i++) {
+		const struct axis *a = &axes[i];
+		void *dst = a->core ? (void *)&def->core : def->config;
+
+		if (fl_opt_parse(a->opt, a->values[idx[i]], dst, msg, sizeof(msg))) {
+			snprintf(err, errlen, "%s: %s", a->param->origin, msg);
+			return -1;
+		}
+		if (a->explicit_label && off < sizeof(def->label)) {
+			off += (size_t)snprintf(def->label + off, sizeof(def->label) - off,
+						"%s%s=%s", first ? "/" : ",", a->opt->name, a->values[idx[i]]);
+			first = 0;
+		}
+	}
+	if (def->core.cpus[0]) {
+		uint64_t mask[16];
+
+		if (fl_parse_cpulist(def->core.cpus, mask, 1024)) {
+			const char *where = "--cpus";
+
+			for (unsigned i = 0; i < nax; i++)
+				if (!strcmp(axes[i].opt->name, "cpus"))
+					where = axes[i].param->origin;
+			snprintf(err, errlen, "%s: cpus: invalid CPU list '%s' (valid: e.g. 0-3,8, CPUs below 1024)",
+				 where, def->core.cpus);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int expand_spec(const struct fl_job *job, const struct fl_spec *s,
 		       const char *backing_override, struct fl_plan *plan,
 		       char *err, size_t errlen)
@@ -437,13 +587,8 @@ static int expand_spec(const struct fl_job *job, const struct fl_spec *s,
 	const struct workload *wl = s->wl ? s->wl : fl_workload_by_name(s->name);
 	struct merged m;
 	struct axis *axes;
-	unsigned nax = 0, idx[2 * FL_MAX_PARAMS] = { 0 };
-	char bbuf[FL_OPT_STRLEN], *bnames[FL_BACKING_COUNT * 2];
-	unsigned nb = 0, bmask = 0;
-	const char *blist;
-	bool b_explicit;
-	char msg[512];
-	int ret = -1;
+	unsigned idx[2 * FL_MAX_PARAMS] = { 0 }, bmask, nax;
+	int ret = -1, n;
 
 	if (!wl) {
 		snprintf(err, errlen, "%s: section [%s] has no workload= and '%s' is not a workload (see 'faultline list')",
@@ -454,139 +599,24 @@ static int expand_spec(const struct fl_job *job, const struct fl_spec *s,
 	axes = calloc(m.n ? m.n : 1, sizeof(*axes));
 	if (!axes)
 		return -1;
-	for (unsigned i = 0; i < m.n; i++) {
-		struct axis *a = &axes[nax];
-		const struct fl_option *co = fl_opt_find(fl_core_options, m.p[i]->key);
-		const struct fl_option *wo = fl_opt_find(wl->options, m.p[i]->key);
-
-		if (!co && !wo) {
-			/* A [global] key may be meant for another section's workload. */
-			if (m.from_global[i]) {
-				bool used = false;
-
-				for (unsigned j = 0; j < job->nr_specs; j++) {
-					const struct workload *w2 = job->specs[j].wl ? job->specs[j].wl :
-						fl_workload_by_name(job->specs[j].name);
-					if (w2 && fl_opt_find(w2->options, m.p[i]->key))
-						used = true;
-				}
-				if (used)
-					continue;
-			}
-			snprintf(err, errlen, "%s: unknown key '%s' for workload %s (see 'faultline describe %s')",
-				 m.p[i]->origin, m.p[i]->key, wl->name, wl->name);
-			goto out;
-		}
-		a->param = m.p[i];
-		a->opt = wo ? wo : co;
-		a->core = !wo;
-		a->explicit_label = wo || !strcmp(a->opt->name, "threads") ||
-				    !strcmp(a->opt->name, "workers");
-		snprintf(a->buf, sizeof(a->buf), "%s", m.p[i]->value);
-		if (a->opt->type == FL_OPT_STRING) {
-			a->values[0] = a->buf;
-			a->n = 1;
-		} else {
-			a->n = split_list(a->buf, a->values, MAX_VALUES);
-		}
-		if (!a->n) {
-			snprintf(err, errlen, "%s: key '%s' has an empty value", m.p[i]->origin, m.p[i]->key);
-			goto out;
-		}
-		nax++;
-	}
-
-	/* Backings: section, else command line, else [global], else the workload's default. */
-	b_explicit = s->backing[0];
-	blist = s->backing[0] ? s->backing : backing_override && *backing_override ?
-		backing_override : job->global.backing;
-	if (blist && *blist) {
-		snprintf(bbuf, sizeof(bbuf), "%s", blist);
-		nb = split_list(bbuf, bnames, FL_BACKING_COUNT * 2);
-		for (unsigned i = 0; i < nb; i++) {
-			const struct fl_backing *b = fl_backing_by_name(bnames[i]);
-			char all[256];
-
-			fl_backing_mask_str(FL_BACKINGS_ALL, all, sizeof(all));
-			if (!b) {
-				snprintf(err, errlen, "%s: unknown backing '%s' (valid: %s)",
-					 b_explicit ? s->backing_origin : job->global.backing[0] && blist == job->global.backing ?
-					 job->global.backing_origin : "--backing", bnames[i], all);
-				goto out;
-			}
-			if (!(wl->backings & FL_B(b->id))) {
-				fl_backing_mask_str(wl->backings, all, sizeof(all));
-				if (b_explicit) {
-					snprintf(err, errlen, "%s: workload %s does not run on backing '%s' (valid: %s)",
-						 s->backing_origin, wl->name, b->name, all);
-					goto out;
-				}
-				continue;
-			}
-			bmask |= FL_B(b->id);
-		}
-		if (!bmask) {
-			char all[256];
-
-			fl_backing_mask_str(wl->backings, all, sizeof(all));
-			snprintf(err, errlen, "%s: workload %s accepts none of the backings '%s' (valid: %s)",
-				 s->origin, wl->name, blist, all);
-			goto out;
-		}
-	} else {
-		bmask = wl->default_backings ? wl->default_backings : wl->backings;
-	}
-
+	n = build_axes(job, wl, &m, axes, err, errlen);
+	if (n < 0)
+		goto out;
+	nax = (unsigned)n;
+	bmask = resolve_backings(job, s, wl, backing_override, err, errlen);
+	if (!bmask)
+		goto out;
 	for (int b = 0; b < FL_BACKING_COUNT; b++) {
 		if (!(bmask & FL_B(b)))
 			continue;
 		memset(idx, 0, sizeof(idx));
 		for (;;) {
-			struct fl_case_def def = { .wl = wl, .backing = (enum fl_backing_id)b };
-			size_t off;
+			struct fl_case_def def;
+			unsigned k;
 
-			snprintf(def.section, sizeof(def.section), "%s", s->name);
-			def.config = calloc(1, wl->config_size ? wl->config_size : 1);
-			if (!def.config)
-				goto out;
-			if (fl_opt_defaults(fl_core_options, &def.core, msg, sizeof(msg)) ||
-			    fl_opt_defaults(wl->options, def.config, msg, sizeof(msg))) {
-				snprintf(err, errlen, "internal: bad default: %s", msg);
+			if (make_case(s, wl, b, axes, nax, idx, &def, err, errlen)) {
 				free(def.config);
 				goto out;
-			}
-			off = (size_t)snprintf(def.label, sizeof(def.label), "%s/%s", wl->name,
-					       fl_backings[b].name);
-			for (unsigned i = 0, first = 1; i < nax; i++) {
-				struct axis *a = &axes[i];
-				void *dst = a->core ? (void *)&def.core : def.config;
-
-				if (fl_opt_parse(a->opt, a->values[idx[i]], dst, msg, sizeof(msg))) {
-					snprintf(err, errlen, "%s: %s", a->param->origin, msg);
-					free(def.config);
-					goto out;
-				}
-				if (a->explicit_label && off < sizeof(def.label)) {
-					off += (size_t)snprintf(def.label + off, sizeof(def.label) - off,
-								"%s%s=%s", first ? "/" : ",", a->opt->name,
-								a->values[idx[i]]);
-					first = 0;
-				}
-			}
-			if (def.core.cpus[0]) {
-				uint64_t mask[16];
-
-				if (fl_parse_cpulist(def.core.cpus, mask, 1024)) {
-					const char *where = "--cpus";
-
-					for (unsigned i = 0; i < nax; i++)
-						if (!strcmp(axes[i].opt->name, "cpus"))
-							where = axes[i].param->origin;
-					snprintf(err, errlen, "%s: cpus: invalid CPU list '%s' (valid: e.g. 0-3,8, CPUs below 1024)",
-						 where, def.core.cpus);
-					free(def.config);
-					goto out;
-				}
 			}
 			if (push_case(plan, &def)) {
 				free(def.config);
@@ -594,8 +624,6 @@ static int expand_spec(const struct fl_job *job, const struct fl_spec *s,
 				goto out;
 			}
 			/* Odometer over the list-valued axes. */
-			unsigned k;
-
 			for (k = 0; k < nax; k++) {
 				if (++idx[k] < axes[k].n)
 					break;

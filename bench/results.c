@@ -12,6 +12,7 @@
 
 #include "calibrate.h"
 #include "env.h"
+#include "metrics.h"
 #include "prepare.h"
 #include "results.h"
 
@@ -324,4 +325,16 @@ json_t *fl_record_new(const struct fl_case_def *def, const char *status,
 			 "end", now,
 			 "elapsed_s", fl_json_real(elapsed),
 			 "kernel_log");
+}
+
+json_t *fl_case_record(const struct fl_case_def *def, const char *status, const char *reason,
+		       unsigned workers, uint64_t t_start_mono, const struct fl_case_metrics *cm,
+		       json_t *latency)
+{
+	json_t *rec = fl_record_new(def, status, reason, workers, t_start_mono);
+
+	json_object_set_new(rec, "metrics", fl_metrics_json(cm));
+	json_object_set_new(rec, "latency", latency);
+	json_object_set_new(rec, "details", fl_metrics_details(cm));
+	return rec;
 }

@@ -38,6 +38,15 @@ int fl_write_json_atomic(const char *path, json_t *j);
 
 json_t *fl_record_new(const struct fl_case_def *def, const char *status,
 		      const char *reason, unsigned workers, uint64_t t_start_mono);
+/*
+ * The record of a case that ran: fl_record_new()'s fields, the metrics and
+ * details of @cm, and @latency (a reference it takes).  `faultline run` and
+ * `faultline stress` both write theirs through it.
+ */
+struct fl_case_metrics;
+json_t *fl_case_record(const struct fl_case_def *def, const char *status, const char *reason,
+		       unsigned workers, uint64_t t_start_mono, const struct fl_case_metrics *cm,
+		       json_t *latency);
 /* NaN and infinities become null: JSON has no such numbers. */
 json_t *fl_json_real(double v);
 json_t *fl_hist_json(const struct fl_hist *h);

@@ -1,4 +1,4 @@
-"""Host integration: `faultline stress` (issue 8's check 2 and a short clean run).
+"""Host integration: `faultline stress`: a short clean run, the mismatch path, usage errors.
 
 The mismatch path is proven with the test-only corruption hook
 (FAULTLINE_TEST_HOOKS=1 --inject-corruption T): the run stops with the
@@ -80,7 +80,7 @@ def test_stress_test_hook_is_gated():
 
 
 def test_stress_mismatch_replay_and_shrink():
-    """Check 2: injected corruption stops the run with seed, workload, offset and
+    """Injected corruption stops the run with seed, workload, offset and
     history; --replay reproduces it with the same schedule; --shrink drops the
     innocent workload and writes a reproducer job that still fails."""
     out = tempfile.mkdtemp(prefix="fl-stress-mm-")
