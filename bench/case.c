@@ -18,12 +18,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "counters.h"
 #include "metrics.h"
 #include "placement.h"
 #include "results.h"
@@ -37,6 +39,7 @@ struct slot {
 	uint64_t t0, t1;		/* batch mode: this worker's timed batch */
 	uint64_t bops, bbytes;		/* batch mode: what it did */
 	int ret;
+	volatile pid_t tid;		/* for the coordinator's per-worker perf counters */
 } __attribute__((aligned(CACHELINE_SPREAD)));
 
 /* Everything workers of any kind (threads or processes) share. */
@@ -59,6 +62,7 @@ struct child_ctx {
 	pid_t *pids;
 	const struct fl_placement *pl;
 	bool processes;
+	struct fl_counters *kc;		/* kernel counters per repetition */
 };
 
 /* What one repetition did, all workers together. */
@@ -260,31 +264,36 @@ static void batch_worker(struct child_ctx *cx, struct fl_worker *w)
 	int ret;
 
 	fl_worker_bind(w, cx->pl, 0, cx->processes);
-	/* The coordinator decides when to stop: it sets quit before barrier A. */
+	s->tid = (pid_t)syscall(SYS_gettid);
+	/*
+	 * The coordinator decides when to stop: it sets quit before barrier A.
+	 * Between B and B2, and between C1 and C, it reads the kernel's
+	 * counters while every worker waits: outside the timed region.
+	 */
 	for (;;) {
-		pthread_barrier_wait(&sh->bar);
+		pthread_barrier_wait(&sh->bar);		/* A */
 		if (sh->quit)
 			break;
 		s->ret = 0;
 		ret = wl->prepare ? wl->prepare(w) : 0;
-		if (ret < 0) {
+		if (ret < 0)
 			s->ret = hook_failed(&sh->c, "prepare", ret);
-			pthread_barrier_wait(&sh->bar);
-			pthread_barrier_wait(&sh->bar);
-			continue;
-		}
-		pthread_barrier_wait(&sh->bar);
+		pthread_barrier_wait(&sh->bar);		/* B */
+		pthread_barrier_wait(&sh->bar);		/* B2 */
 		memset(&done, 0, sizeof(done));
-		s->t0 = fl_now_ns();
-		ret = wl->run(w, &done);
-		s->t1 = fl_now_ns();
+		if (s->ret >= 0) {
+			s->t0 = fl_now_ns();
+			ret = wl->run(w, &done);
+			s->t1 = fl_now_ns();
+			if (ret < 0)
+				s->ret = hook_failed(&sh->c, "run", ret);
+		}
 		s->bops = done.ops;
 		s->bbytes = done.bytes;
-		if (ret < 0)
-			s->ret = hook_failed(&sh->c, "run", ret);
-		else if (wl->check && (ret = wl->check(w)) < 0)
+		pthread_barrier_wait(&sh->bar);		/* C1 */
+		if (s->ret >= 0 && wl->check && (ret = wl->check(w)) < 0)
 			s->ret = hook_failed(&sh->c, "check", ret);
-		pthread_barrier_wait(&sh->bar);
+		pthread_barrier_wait(&sh->bar);		/* C */
 	}
 }
 
@@ -295,6 +304,7 @@ static void sampled_worker(struct child_ctx *cx, struct fl_worker *w)
 	struct fl_loop l = { .bytes = &s->bytes, .gen = &sh->gen, .nr_lat = sh->nr_lat };
 
 	fl_worker_bind(w, cx->pl, 0, cx->processes);
+	s->tid = (pid_t)syscall(SYS_gettid);
 	pthread_barrier_wait(&sh->bar);
 	if (fl_worker_loop(w, &l)) {
 		/* A failed worker must not leave the others waiting for a quorum. */
@@ -395,12 +405,21 @@ static unsigned coord_batch(struct child_ctx *cx, unsigned warmup, unsigned repe
 				fl_hist_init(&cx->hists[i]);
 		pthread_barrier_wait(&sh->bar);		/* A: go */
 		pthread_barrier_wait(&sh->bar);		/* B: prepared */
-		pthread_barrier_wait(&sh->bar);		/* C: done */
-		if (!batch_collect(cx, &r) || c->status != FL_PASS)
+		if (!rep)
+			fl_counters_attach(cx->kc, &cx->slots[0].tid, sizeof(struct slot));
+		fl_counters_mark(cx->kc);
+		pthread_barrier_wait(&sh->bar);		/* B2: timed run */
+		pthread_barrier_wait(&sh->bar);		/* C1: ran */
+		fl_counters_mark(cx->kc);
+		pthread_barrier_wait(&sh->bar);		/* C: checked */
+		if (!batch_collect(cx, &r) || c->status != FL_PASS) {
+			fl_counters_annotate(cx->kc, c, r.ops, r.bytes);
 			break;
+		}
 		if (rep >= warmup) {
 			measured++;
 			rep_record(c, &r);
+			fl_counters_record(cx->kc, c, measured - 1, r.ops, r.bytes);
 		}
 		if (interrupted)
 			break;
@@ -422,7 +441,9 @@ static unsigned coord_sampled(struct child_ctx *cx, unsigned warmup, unsigned re
 	if (!warmup)
 		sh->gen++;
 	pthread_barrier_wait(&sh->bar);
+	fl_counters_attach(cx->kc, &cx->slots[0].tid, sizeof(struct slot));
 	t_prev = fl_now_ns();
+	fl_counters_mark(cx->kc);
 	t_next = t_prev + step;
 	for (unsigned s = 0; s < warmup + repeat && !sh->stop; s++) {
 		uint64_t ops = 0, bytes = 0, t;
@@ -434,6 +455,7 @@ static unsigned coord_sampled(struct child_ctx *cx, unsigned warmup, unsigned re
 			ops += cx->slots[i].ops;
 			bytes += cx->slots[i].bytes;
 		}
+		fl_counters_mark(cx->kc);
 		r.ops = ops - ops_prev;
 		r.bytes = bytes - bytes_prev;
 		r.wall_s = (double)(t - t_prev) / 1e9;
@@ -441,6 +463,7 @@ static unsigned coord_sampled(struct child_ctx *cx, unsigned warmup, unsigned re
 		if (s >= warmup && !sh->stop) {
 			measured++;
 			rep_record(c, &r);
+			fl_counters_record(cx->kc, c, measured - 1, r.ops, r.bytes);
 		}
 		if (s + 1 == warmup) {
 			sh->gen++;
@@ -611,12 +634,15 @@ json_t *fl_case_run(const struct fl_case_def *def, const struct fl_placement *pl
 	for (unsigned i = 0; i < nw * nr_lat; i++)
 		fl_hist_init(&cx.hists[i]);
 	if (!fl_case_setup(c, def, NULL)) {
+		cx.kc = fl_counters_new(def->wl, nw);
 		measured = child_measure(&cx, nw);
 		fl_case_teardown(c);
 	}
 	rec = fl_case_record(def, fl_status_name(c->status), c->reason, nw, t_start, c->metrics,
 			     nr_lat && measured ? latency_json(&cx) : json_object());
 	json_object_set_new(rec, "measured", json_integer(measured));
+	json_object_set_new(rec, "kernel_counters", measured ? fl_counters_json(cx.kc) : NULL);
+	fl_counters_free(cx.kc);
 	free(cx.workers);
 	free(cx.tids);
 	free(cx.pids);

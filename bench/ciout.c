@@ -40,24 +40,17 @@ void fl_tap_plan(FILE *f, unsigned nr_cases)
 	fflush(f);
 }
 
-/* The headline figure: ops_rate's median, else the first metric's. */
+/* The headline figure the workload declares (record "headline"), else ops_rate. */
 static bool headline(const json_t *rec, const char **name, double *median, const char **unit)
 {
 	const json_t *metrics = json_object_get(rec, "metrics"), *m;
-	const char *key;
 
-	m = json_object_get(metrics, "ops_rate");
-	if (m) {
+	*name = json_string_value(json_object_get(json_object_get(rec, "headline"), "metric"));
+	if (!*name || !json_object_get(metrics, *name))
 		*name = "ops_rate";
-	} else {
-		void *it = json_object_iter((json_t *)metrics);
-
-		if (!it)
-			return false;
-		key = json_object_iter_key(it);
-		m = json_object_iter_value(it);
-		*name = key;
-	}
+	m = json_object_get(metrics, *name);
+	if (!m)
+		return false;
 	if (!json_is_number(json_object_get(m, "median")))
 		return false;
 	*median = json_number_value(json_object_get(m, "median"));

@@ -74,8 +74,8 @@ enum cli_kind {
 #define CLI_MAX_CORE	8
 
 struct cli {
-	const char *backing, *out, *sections, *mix, *suite, *replay;
-	bool prepare, resume, quiet, dry_run, shrink, help;
+	const char *backing, *out, *sections, *mix, *suite, *replay, *junit;
+	bool prepare, resume, quiet, dry_run, shrink, help, tap;
 	char *sets[CLI_MAX_SETS + CLI_MAX_CORE];
 	unsigned nsets, ncore;
 	char core_sets[CLI_MAX_CORE][300];
@@ -122,6 +122,9 @@ static const struct cli_opt cli_opts[] = {
 	O_FLAG("resume", 0, CMD_RUN, resume, "skip cases already recorded in --out DIR"),
 	O_FLAG("dry-run", 0, CMD_RUN, dry_run, "validate and list the cases, run nothing"),
 	O_FLAG("quiet", 'q', CMD_RUN | CMD_STRESS, quiet, "no per-case summary or progress lines"),
+	O_FLAG("tap", 0, CMD_RUN, tap, "stdout: a kselftest-style TAP stream, one test point per case\n"
+	       "(progress and summary lines go to stderr)"),
+	O_STR("junit", 0, "FILE", CMD_RUN, junit, "also write the run's cases as JUnit XML to FILE"),
 	O_STR("replay", 0, "DIR", CMD_STRESS, replay,
 	      "re-run a recorded stress run (its stress.job) into DIR/replay-N"),
 	O_FLAG("shrink", 0, CMD_STRESS, shrink,
@@ -443,6 +446,8 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 	ro.out_dir = cl.out;
 	ro.resume = cl.resume;
 	ro.quiet = cl.quiet;
+	ro.tap = cl.tap;
+	ro.junit = cl.junit;
 	if (ro.resume && !ro.out_dir)
 		return usage_error("%s", "--resume needs --out DIR");
 	if (optind >= argc)

@@ -310,7 +310,8 @@ json_t *fl_record_new(const struct fl_case_def *def, const char *status,
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	elapsed = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)t_start_mono) / 1e9;
 	fl_iso_time(now, sizeof(now));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:s, s:o, s:n}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:s, s:o, s:n, "
+			 "s:{s:s, s:s}}",
 			 "schema", FL_RECORD_SCHEMA,
 			 "case", def->label,
 			 "section", def->section,
@@ -324,7 +325,9 @@ json_t *fl_record_new(const struct fl_case_def *def, const char *status,
 			 "warmup", (int)def->core.warmup,
 			 "end", now,
 			 "elapsed_s", fl_json_real(elapsed),
-			 "kernel_log");
+			 "kernel_log",
+			 "headline", "metric", wl->headline ? wl->headline : "ops_rate",
+			 "direction", wl->headline_dir == FL_LOWER_IS_BETTER ? "lower" : "higher");
 }
 
 json_t *fl_case_record(const struct fl_case_def *def, const char *status, const char *reason,

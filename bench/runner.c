@@ -25,6 +25,7 @@
 #include "placement.h"
 #include "prepare.h"
 #include "results.h"
+#include "ciout.h"
 #include "runner.h"
 #include "stats.h"
 
@@ -95,16 +96,44 @@ static json_t *wait_case(pid_t pid, int rfd, const struct fl_case_def *def, uint
 	return rec;
 }
 
+/* Progress and summary lines: stdout, or stderr when stdout carries TAP. */
+static FILE *progress_out;
+
 static int print_progress(const char *fmt, ...)
 {
+	FILE *f = progress_out ? progress_out : stdout;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vprintf(fmt, ap);
+	n = vfprintf(f, fmt, ap);
 	va_end(ap);
-	fflush(stdout);
+	fflush(f);
 	return n;
+}
+
+/* --junit FILE: every record of results.jsonl (resumed ones too), as JUnit XML. */
+static void write_junit(const struct fl_results *res, const char *path, double seconds)
+{
+	char jsonl[600], line[1 << 16];
+	json_t *recs = json_array();
+	FILE *f;
+	int err;
+
+	snprintf(jsonl, sizeof(jsonl), "%s/results.jsonl", res->dir);
+	f = fopen(jsonl, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		json_t *rec = json_loads(line, 0, NULL);
+
+		if (rec)
+			json_array_append_new(recs, rec);
+	}
+	if (f)
+		fclose(f);
+	err = fl_junit_write(path, recs, res->run_id, seconds);
+	if (err)
+		fprintf(stderr, "faultline: --junit %s: %s\n", path, strerror(-err));
+	json_decref(recs);
 }
 
 static void on_sigint(int sig)
@@ -118,7 +147,8 @@ static void summary_line(json_t *rec, unsigned seq, unsigned total)
 	const char *label = json_string_value(json_object_get(rec, "case"));
 	const char *reason = json_string_value(json_object_get(rec, "reason"));
 	json_t *metrics = json_object_get(rec, "metrics");
-	json_t *m = json_object_get(metrics, "throughput");
+	json_t *m = json_object_get(metrics, json_string_value(json_object_get(
+					json_object_get(rec, "headline"), "metric")));
 
 	if (!m)
 		m = json_object_get(metrics, "ops_rate");
@@ -176,8 +206,9 @@ int fl_run_plan(const struct fl_plan *plan, const struct fl_run_opts *o)
 	struct fl_results res;
 	struct fl_placement pl;
 	struct sigaction sa = { .sa_handler = on_sigint };
-	unsigned counts[4] = { 0 };
+	unsigned counts[4] = { 0 }, tap_seq = 0;
 	int exit_status = FL_EXIT_OK;
+	uint64_t t_run = fl_now_ns();
 	char err[512];
 	json_t *done = NULL;
 
@@ -191,6 +222,14 @@ int fl_run_plan(const struct fl_plan *plan, const struct fl_run_opts *o)
 	if (o->prepare && fl_prepare_begin(plan, err, sizeof(err)))
 		fprintf(stderr, "faultline: --prepare: %s\n", err);
 	fl_results_begin(&res, plan, o->prepare);
+	if (o->tap) {
+		unsigned pending = 0;
+
+		for (unsigned i = 0; i < plan->nr_cases; i++)
+			pending += !json_object_get(done, plan->cases[i].label);
+		progress_out = stderr;
+		fl_tap_plan(stdout, pending);
+	}
 	fl_dax_trace_run_begin();
 	print_progress("faultline: results in %s\n", res.dir);
 
@@ -235,6 +274,8 @@ int fl_run_plan(const struct fl_plan *plan, const struct fl_run_opts *o)
 			rec = lost_record(def, t0, hung, killed_by);
 write:
 		fl_results_append(&res, rec, i);
+		if (o->tap)
+			fl_tap_case(stdout, ++tap_seq, rec);
 		{
 			const char *st = json_string_value(json_object_get(rec, "status"));
 
@@ -256,6 +297,8 @@ write:
 	if (o->prepare)
 		fl_prepare_end();
 	fl_results_finish(&res, !interrupted, exit_status);
+	if (o->junit)
+		write_junit(&res, o->junit, (double)(fl_now_ns() - t_run) / 1e9);
 	print_progress("faultline: %u pass, %u fail, %u skip, %u error; results in %s\n",
 		       counts[FL_PASS], counts[FL_FAIL], counts[FL_SKIP], counts[FL_ERROR], res.dir);
 	json_decref(done);

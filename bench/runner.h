@@ -20,6 +20,8 @@ struct fl_run_opts {
 	bool prepare;
 	bool resume;			/* skip cases already recorded in out_dir */
 	bool quiet;
+	bool tap;			/* stdout: a kselftest-style TAP stream */
+	const char *junit;		/* write a JUnit XML file here at the end */
 	int argc;
 	char **argv;
 };

@@ -53,8 +53,11 @@ int fl_vmstat_read(struct fl_vmstat *s);
 /* Parse the text of /proc/vmstat (exported for the unit tests). */
 void fl_vmstat_parse(const char *text, struct fl_vmstat *s);
 
-/* What a counter is normalised by in a record. */
-enum fl_per { FL_PER_OP, FL_PER_2M };
+/* What a counter is normalised by in a record; FL_PER_END ends a table. */
+enum fl_per { FL_PER_END, FL_PER_OP, FL_PER_2M };
+
+/* Evidence counter: the workers' own page faults (perf), not /proc/vmstat. */
+#define FL_EVIDENCE_WORKER_FAULTS FL_VS_COUNT
 
 /*
  * A workload's evidence: a counter it expects to move in step with its
@@ -62,8 +65,9 @@ enum fl_per { FL_PER_OP, FL_PER_2M };
  * outside expect +- tol fails the case, naming the counter.
  */
 struct fl_evidence {
-	enum fl_vmstat_id counter;
+	enum fl_vmstat_id counter;	/* or FL_EVIDENCE_WORKER_FAULTS */
 	enum fl_per per;
+	unsigned backings;		/* FL_B() mask it applies to; 0: every backing */
 	bool check;
 	double expect, tol;
 };

@@ -34,6 +34,7 @@
 #include "option.h"
 #include "backing.h"
 #include "histogram.h"
+#include "vmstat.h"
 
 struct fl_case;
 struct fl_worker;
@@ -88,6 +89,18 @@ struct workload {
 
 	const struct fl_option *options;
 	size_t config_size;
+
+	/*
+	 * The metric that sums a case up (NULL: ops_rate), for the terminal
+	 * summary and the report's tables; its direction is the metric's own.
+	 */
+	const char *headline;
+	enum fl_direction headline_dir;	/* FL_HIGHER_IS_BETTER or FL_LOWER_IS_BETTER */
+	/*
+	 * Kernel counters that show the case did what it claims, normalised per
+	 * operation or per 2 MiB (bench/counters.c); ends with .per = FL_PER_END.
+	 */
+	const struct fl_evidence *evidence;
 
 	/* Bytes of backing memory one worker maps (hugetlb reservations, space checks). */
 	size_t (*footprint)(const struct fl_case *c);

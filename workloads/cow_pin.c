@@ -870,6 +870,7 @@ static void cow_pin_teardown(struct fl_case *c)
 
 const struct workload wl_cow_pin = {
 	.name = "cow-pin",
+	.headline = "ops_rate",
 	.summary = "fork/COW correctness with pinned memory: which mm sees which data (cow.c-style matrix)",
 	.kernel_paths = "copy_page_range -> copy_present_pte / copy_huge_pmd / copy_hugetlb_page_range "
 			"(folio_maybe_dma_pinned early COW), do_wp_page (PageAnonExclusive reuse), "

@@ -655,6 +655,7 @@ static void cow_race_teardown(struct fl_case *c)
 
 const struct workload wl_cow_race = {
 	.name = "cow-race",
+	.headline = "ops_rate",
 	.summary = "fork in a loop while DMA (io_uring fixed buffers, O_DIRECT) writes pinned memory: corruptions, fork latency vs pinned size",
 	.kernel_paths = "copy_page_range -> copy_present_pte / copy_huge_pmd / copy_hugetlb_page_range "
 			"(early COW of dma-pinned folios), do_wp_page (PageAnonExclusive), io_import_fixed, "

@@ -448,6 +448,7 @@ static void dg_teardown(struct fl_case *c)
 
 const struct workload wl_dax_gup = {
 	.name = "dax-gup",
+	.headline = "ops_rate",
 	.summary = "GUP on DAX mappings: O_DIRECT, io_uring registered buffers (long-term pins), vmsplice, driver pins, fork",
 	.kernel_paths = "iov_iter_extract_pages/iov_iter_get_pages -> pin_user_pages_fast; io_sqe_buffers_register -> "
 			"pin_user_pages(FOLL_LONGTERM) -> check_vma_flags/vma_is_fsdax; vmsplice_to_pipe; "

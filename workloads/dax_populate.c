@@ -776,8 +776,17 @@ static void dp_teardown(struct fl_case *c)
 	c->priv = NULL;
 }
 
+/* Faults per page populated: a pmd mapping takes one per 2 MiB. */
+static const struct fl_evidence dax_populate_evidence[] = {
+	{ FL_VS_pgfault, FL_PER_OP, 0, false, 0, 0 },
+	{ .per = FL_PER_END }
+};
+
 const struct workload wl_dax_populate = {
 	.name = "dax-populate",
+	.headline = "populate_ms_per_GiB",
+	.headline_dir = FL_LOWER_IS_BETTER,
+	.evidence = dax_populate_evidence,
 	.summary = "populating fsdax/devdax mappings: pmd vs pte per alignment case, populate cost, fallback reasons, bandwidth, fio beside",
 	.kernel_paths = "__mm_populate -> __get_user_pages -> follow_page_mask (follow_devmap_pmd); "
 			"handle_mm_fault -> create_huge_pmd -> dax_iomap_pmd_fault / dev_dax_huge_fault, "

@@ -403,6 +403,7 @@ static void dx_teardown(struct fl_case *c)
 
 const struct workload wl_device_exclusive = {
 	.name = "device-exclusive",
+	.headline = "ops_rate",
 	.summary = "SVM atomics: device-exclusive grants on mirrored pages, device atomics, CPU revokes (hmm-tests exclusive*) through faultline.ko",
 	.kernel_paths = "make_device_exclusive(_range), MMU_NOTIFY_EXCLUSIVE owner filtering, remove_device_exclusive_entry (CPU fault), "
 			"device-exclusive entries in mprotect and fork (copy_nonpresent_pte)",

@@ -338,6 +338,7 @@ static void dm_teardown(struct fl_case *c)
 
 const struct workload wl_device_migrate = {
 	.name = "device-migrate",
+	.headline = "throughput",
 	.summary = "round trips to emulated device-private memory and back (migrate_vma, migrate_to_ram) through faultline.ko",
 	.kernel_paths = "migrate_vma_setup/pages/finalize, migrate_vma_collect_pmd (zero page, holes, THP), "
 			"do_swap_page -> migrate_to_ram, copy_nonpresent_pte (fork of device-private entries)",

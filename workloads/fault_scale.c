@@ -135,8 +135,24 @@ static void fault_scale_teardown(struct fl_case *c)
 	free(fws);
 }
 
+/*
+ * page_fault1's claim: one page fault per page written.  The workers' own
+ * perf count is checked (exact); the system-wide pgfault is recorded beside
+ * it.  THP: one THP fault per 2 MiB, none falling back.
+ */
+static const struct fl_evidence fault_scale_evidence[] = {
+	{ FL_EVIDENCE_WORKER_FAULTS, FL_PER_OP, FL_B(FL_BACKING_ANON_4K) | FL_B(FL_BACKING_SHMEM) |
+	  FL_B(FL_BACKING_FILE), true, 1.0, 0.01 },
+	{ FL_VS_pgfault, FL_PER_OP, 0, false, 0, 0 },
+	{ FL_VS_thp_fault_alloc, FL_PER_2M, FL_B(FL_BACKING_THP), true, 1.0, 0.05 },
+	{ FL_VS_thp_fault_fallback, FL_PER_2M, FL_B(FL_BACKING_THP), true, 0, 0.01 },
+	{ .per = FL_PER_END }
+};
+
 const struct workload wl_fault_scale = {
 	.name = "fault-scale",
+	.headline = "ops_rate",
+	.evidence = fault_scale_evidence,
 	.summary = "page faults per second with N workers (will-it-scale page_fault1 style)",
 	.kernel_paths = "do_user_addr_fault -> handle_mm_fault -> do_anonymous_page / shmem_fault / "
 			"filemap_fault; mmap_lock vs per-VMA locks (6.4+); zap_pte_range on munmap",

@@ -161,8 +161,17 @@ static void fsf_teardown(struct fl_case *c)
 	free(ws);
 }
 
+/* page_fault2/3's claim: one page fault per page written (the workers' own count). */
+static const struct fl_evidence fsf_evidence[] = {
+	{ FL_EVIDENCE_WORKER_FAULTS, FL_PER_OP, 0, true, 1.0, 0.01 },
+	{ FL_VS_pgfault, FL_PER_OP, 0, false, 0, 0 },
+	{ .per = FL_PER_END }
+};
+
 const struct workload wl_fault_scale_file = {
 	.name = "fault-scale-file",
+	.headline = "ops_rate",
+	.evidence = fsf_evidence,
 	.summary = "write faults per second on file mappings with N workers (will-it-scale page_fault2/page_fault3)",
 	.kernel_paths = "handle_mm_fault -> do_fault -> do_cow_fault (MAP_PRIVATE) / do_shared_fault + "
 			"page_mkwrite (MAP_SHARED); filemap_fault, shmem_fault; zap_pte_range on munmap",

@@ -206,8 +206,18 @@ static void gup_teardown(struct fl_case *c)
 	free(gws);
 }
 
+/* FOLL_PIN pins taken and released per page by the driver's pin calls. */
+static const struct fl_evidence gup_bench_evidence[] = {
+	{ FL_VS_nr_foll_pin_acquired, FL_PER_OP, 0, false, 0, 0 },
+	{ FL_VS_nr_foll_pin_released, FL_PER_OP, 0, false, 0, 0 },
+	{ .per = FL_PER_END }
+};
+
 const struct workload wl_gup_bench = {
 	.name = "gup-bench",
+	.headline = "get_ns_per_page",
+	.headline_dir = FL_LOWER_IS_BETTER,
+	.evidence = gup_bench_evidence,
 	.summary = "kernel-timed get/pin_user_pages(_fast) per backing and pages per call (faultline.ko)",
 	.kernel_paths = "get_user_pages_fast, pin_user_pages_fast (gup_fast), pin_user_pages/"
 			"get_user_pages (__get_user_pages, follow_page_mask), FOLL_LONGTERM "

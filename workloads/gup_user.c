@@ -506,8 +506,17 @@ static void gup_user_teardown(struct fl_case *c)
 	free(gc);
 }
 
+/* FOLL_PIN pins taken and released per page (vmsplice and process_vm_readv take refs, not pins). */
+static const struct fl_evidence gup_user_evidence[] = {
+	{ FL_VS_nr_foll_pin_acquired, FL_PER_OP, 0, false, 0, 0 },
+	{ FL_VS_nr_foll_pin_released, FL_PER_OP, 0, false, 0, 0 },
+	{ .per = FL_PER_END }
+};
+
 const struct workload wl_gup_user = {
 	.name = "gup-user",
+	.headline = "ops_rate",
+	.evidence = gup_user_evidence,
 	.summary = "pin/release cost through io_uring, O_DIRECT, vmsplice, process_vm_readv (and the driver) per backing",
 	.kernel_paths = "io_sqe_buffer_register -> pin_user_pages_fast(FOLL_LONGTERM); iomap_dio_rw -> "
 			"bio_iov_iter_get_pages (FOLL_PIN); vmsplice -> iov_iter_get_pages2 (FOLL_GET); "

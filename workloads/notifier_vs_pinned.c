@@ -387,6 +387,7 @@ static void nvp_teardown(struct fl_case *c)
 
 const struct workload wl_notifier_vs_pinned = {
 	.name = "notifier-vs-pinned",
+	.headline = "ops_rate",
 	.summary = "pinned vs HMM-mirrored device buffer under an invalidation storm (faultline.ko)",
 	.kernel_paths = "mmu_interval_notifier invalidate (unmap_vmas, zap_page_range, change_protection, "
 			"copy_page_range, __split_huge_pmd, migrate_pages), hmm_range_fault, "

@@ -31,6 +31,7 @@ static int null_run(struct fl_worker *w, struct fl_work *done)
 
 const struct workload wl_null = {
 	.name = "null",
+	.headline = "ops_rate",
 	.summary = "empty workload: the harness's own cost per page (calibration)",
 	.kernel_paths = "none",
 	.needs = "nothing",

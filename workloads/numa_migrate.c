@@ -577,8 +577,19 @@ static void nm_teardown(struct fl_case *c)
 	free(nws);
 }
 
+/* Pages the kernel migrated, and failed to, per folio asked to move. */
+static const struct fl_evidence numa_migrate_evidence[] = {
+	{ FL_VS_pgmigrate_success, FL_PER_OP, 0, false, 0, 0 },
+	{ FL_VS_pgmigrate_fail, FL_PER_OP, 0, false, 0, 0 },
+	{ FL_VS_thp_migration_success, FL_PER_OP, 0, false, 0, 0 },
+	{ FL_VS_thp_split_page, FL_PER_OP, 0, false, 0, 0 },
+	{ .per = FL_PER_END }
+};
+
 const struct workload wl_numa_migrate = {
 	.name = "numa-migrate",
+	.headline = "throughput",
+	.evidence = numa_migrate_evidence,
 	.summary = "NUMA page migration between two nodes: move_pages, mbind(MPOL_MF_MOVE), migrate_pages; with pins, mirrors, accessors, fork/munmap races",
 	.kernel_paths = "do_pages_move -> add_page_for_migration -> migrate_pages; do_mbind -> queue_pages_range; "
 			"do_migrate_pages; try_to_migrate (MMU_NOTIFY_CLEAR), folio_migrate_mapping (refcount vs pins), "

@@ -204,8 +204,21 @@ static void populate_teardown(struct fl_case *c)
 	free(pws);
 }
 
+/*
+ * A THP populate takes one THP fault per 2 MiB and none falls back (a
+ * fallback means 4 KiB pages were measured); anon-4k one fault per page.
+ */
+static const struct fl_evidence populate_evidence[] = {
+	{ FL_VS_thp_fault_alloc, FL_PER_2M, FL_B(FL_BACKING_THP), true, 1.0, 0.05 },
+	{ FL_VS_thp_fault_fallback, FL_PER_2M, FL_B(FL_BACKING_THP), true, 0, 0.01 },
+	{ FL_VS_pgfault, FL_PER_OP, 0, false, 0, 0 },
+	{ .per = FL_PER_END }
+};
+
 const struct workload wl_populate = {
 	.name = "populate",
+	.headline = "throughput",
+	.evidence = populate_evidence,
 	.summary = "cost of making memory present: first-touch faults, MAP_POPULATE, MADV_POPULATE_WRITE",
 	.kernel_paths = "__mm_populate -> __get_user_pages -> handle_mm_fault; do_anonymous_page, "
 			"do_huge_pmd_anonymous_page, hugetlb_fault, shmem_fault, filemap_fault; "

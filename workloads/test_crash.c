@@ -98,6 +98,7 @@ static int crash_run(struct fl_worker *w, struct fl_work *done)
 
 const struct workload wl_test_crash = {
 	.name = "test-crash",
+	.headline = "ops_rate",
 	.summary = "TEST-ONLY: oops or hang the kernel (needs FAULTLINE_TEST_HOOKS=1)",
 	.kernel_paths = "drivers/tty/sysrq.c sysrq_handle_crash; the scheduler (RT starvation)",
 	.needs = "FAULTLINE_TEST_HOOKS=1, root, a throw-away machine (scripts/vm guest)",
