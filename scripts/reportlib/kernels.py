@@ -48,7 +48,21 @@ MARK = {"regressed": "R", "improved": "I", "noisy": "?", "unchanged": "=", "info
 LEGEND = ("R regressed, I improved, ? noisy (the data cannot tell), = unchanged; "
           "the change is against the baseline")
 
-BEHAVIOUR_COLUMNS = ("pmd share", "fallback", "errno", "behaviour")
+BEHAVIOUR_COLUMNS = ("pmd share", "fallback", "errno", "behaviour", "counters")
+
+
+def counters_text(rec):
+    """The kernel counters a workload declares as its evidence, per op or per
+    2 MiB (metrics named "counter/unit", unit "count"), medians to two
+    decimals: a change between runs is a change of what the kernel did."""
+    out = []
+    for name, m in sorted((rec.get("metrics") or {}).items()):
+        if "/" not in name or not isinstance(m, dict) or m.get("unit") != "count":
+            continue
+        vals = m.get("samples") or ([m["median"]] if isinstance(m.get("median"), (int, float)) else [])
+        if vals:
+            out.append("%s %.2f" % (name, stats.median(vals)))
+    return ", ".join(out)
 
 
 def headline(rec):
@@ -109,6 +123,7 @@ def behaviour(rec):
             v = v if isinstance(v, str) else str(v)
             name = k.split(".", 1)[1] if "." in k else k
             seen.append((name, v))
+    out["counters"] = counters_text(rec)
     odd = ["%s %s" % (n, v) for n, v in seen if v != "ok"]
     if odd:
         out["behaviour"] = ", ".join(odd)
@@ -125,7 +140,8 @@ def behaviour_text(rec, status):
     b = behaviour(rec)
     parts = [("pmd " + b["pmd share"]) if b["pmd share"] else "",
              ("fallback " + b["fallback"]) if b["fallback"] else "",
-             ("errno " + b["errno"]) if b["errno"] else ""]
+             ("errno " + b["errno"]) if b["errno"] else "",
+             b["counters"]]
     if b["behaviour"] != "ok" or not any(parts):  # a bare "ok" only where it is all
         parts.append(b["behaviour"])
     text = ", ".join(p for p in parts if p)
