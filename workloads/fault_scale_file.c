@@ -161,9 +161,14 @@ static void fsf_teardown(struct fl_case *c)
 	free(ws);
 }
 
-/* page_fault2/3's claim: one page fault per page written (the workers' own count). */
+/*
+ * Page faults per page written, recorded, not expected: where the page
+ * cache holds large folios (ext4 and xfs on 6.x), finish_fault() maps a
+ * whole folio on one shared write fault, so page_fault3 takes far fewer
+ * faults than pages (0.002 per page on 6.18's ext4).
+ */
 static const struct fl_evidence fsf_evidence[] = {
-	{ FL_EVIDENCE_WORKER_FAULTS, FL_PER_OP, 0, true, 1.0, 0.01 },
+	{ FL_EVIDENCE_WORKER_FAULTS, FL_PER_OP, 0, false, 0, 0 },
 	{ FL_VS_pgfault, FL_PER_OP, 0, false, 0, 0 },
 	{ .per = FL_PER_END }
 };
