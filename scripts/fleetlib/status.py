@@ -114,15 +114,15 @@ def summary_md(fleet, records, report_note, matrix_rows=None):
             for r in pm)]
     if matrix_rows is not None:
         lines += ["", "## Kernels", "",
-                  "| kernel | host | release | pass | fail | skip | error | hung | driver | folder |",
+                  "| kernel | host | release | pass | fail | skip | error | hung | driver | folder, or why none |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for row in matrix_rows:
             c = row.get("counts") or {}
             lines.append("| " + " | ".join(_cell(x, 80) for x in (
-                row.get("kernel"), row.get("host"), row.get("release", row.get("error", "")),
+                row.get("kernel"), row.get("host"), row.get("release", ""),
                 c.get("pass", ""), c.get("fail", ""), c.get("skip", ""),
                 c.get("error", ""), c.get("hung", ""), row.get("driver", ""),
-                row.get("folder", ""))) + " |")
+                row.get("folder") or row.get("error", ""))) + " |")
     lines += ["", "Per host: `<host>/fleet-status.json` (this table's source), "
               "`<host>/fleet-run.log` (the run's output on the host); the "
               "playbook's output: `fleet.log`.", ""]
