@@ -245,12 +245,17 @@ static int pick_slots(struct stress_run *r, const struct fl_plan *plan, const bo
 	return 0;
 }
 
-/* What the run needs before the cases start: perturbers that can run, run.json, the kernel log. */
+/*
+ * What the run needs before the cases start: the kernel log watched (from
+ * here on, and before the first line says the run started), perturbers
+ * that can run, run.json.
+ */
 static int begin_run(struct stress_run *r, const struct fl_plan *plan)
 {
 	const struct fl_stress_conf *sc = r->sc;
 	struct fl_plan sub = { .nr_cases = 0 };
 
+	stress_kwatch_open(&r->kw);
 	/* Perturbers that cannot run here are named with the reason, not silently dropped. */
 	pthread_mutex_init(&r->g->lock, NULL);
 	r->mask = sc->perturbers;
@@ -275,11 +280,10 @@ static int begin_run(struct stress_run *r, const struct fl_plan *plan)
 	for (int p = 0; p < P_COUNT; p++)
 		if (!sc->quiet && (sc->perturbers & (1u << p)) && r->why[p][0])
 			printf("faultline: stress: perturber %s skipped: %s\n", stress_pert_names[p], r->why[p]);
-	fflush(stdout);
-	fflush(stderr);
-	stress_kwatch_open(&r->kw);
 	if (r->kw.why[0] && !sc->quiet)
 		printf("faultline: stress: kernel log not watched: %s\n", r->kw.why);
+	fflush(stdout);
+	fflush(stderr);
 	return 0;
 }
 

@@ -162,10 +162,13 @@ def test_stress_kernel_splat_ends_the_run():
         raise Skip("needs root to read and write /dev/kmsg")
     out = tempfile.mkdtemp(prefix="fl-stress-splat-")
     proc = subprocess.Popen([FAULTLINE, "stress", "--mix", "fault-scale", "--set", "size=8M",
-                             "--duration", "30", "--seed", "4", "--out", out, "-q"], cwd=ROOT,
+                             "--duration", "30", "--seed", "4", "--out", out], cwd=ROOT,
                             env=HOOKS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    import time
-    time.sleep(2)
+    # The first line comes once /dev/kmsg is watched: a marker written
+    # after it is seen however slowly the run started.
+    for line in proc.stdout:
+        if line.startswith("faultline: stress seed="):
+            break
     with open("/dev/kmsg", "w") as f:
         f.write("<6>faultline: FAULTLINE-TEST-SPLAT written by tests/host/test_stress.py (ignore)\n")
     so, se = proc.communicate(timeout=120)
