@@ -11,7 +11,7 @@ improvements, status and behaviour changes, and the rest.
 
 import textwrap
 
-from . import fmt
+from . import fmt, render_md
 
 CMP_HEAD = ["verdict", "base", "+-cv", "new", "+-cv", "%change", "95% CI", "floor", "p", "n",
             "metric", "case"]
@@ -76,7 +76,7 @@ def render(rep):
         return "\n".join(L) + "\n"
 
     _environment(rep, w)
-    _correctness(rep, w)
+    render_md.correctness(rep, w)
     _summary(rep, w)
     _flagged(rep, w)
     _tables(rep, w)
@@ -109,22 +109,6 @@ def _environment(rep, w):
                 fmt.num(v) + ("" if i == 0 or ch is None else " (%s)" % fmt.change(ch))
                 for i, (v, ch) in enumerate(zip(c["values"], c["change_pct"]))]
             for c in env["calibration"]]))
-    w("")
-
-
-def _correctness(rep, w):
-    w("Correctness: fail / error / hung")
-    w("--------------------------------")
-    if not rep["correctness"]:
-        w("  none")
-    for c in rep["correctness"]:
-        w("  %-5s %s on %s: %s" % (c["status"].upper(), c["case"], c["run"], c["reason"]))
-        for k, v in c["details"].items():
-            w("        %s: %s" % (k, v))
-        for line in c["kernel_log"]:
-            w("        | " + line)
-        if c.get("logs"):
-            w("        full logs: " + ", ".join(c["logs"]))
     w("")
 
 
