@@ -22,7 +22,8 @@ The line before the last says how many entries were retried (a VM tool is
 run once more only after the TCG text-patching fault described above
 run_vm_tool); the last line is 'N passed, N failed, N skipped'; the exit
 status is 1 if anything failed.  `tests/run.py GROUP...` runs only those
-groups.
+groups; `host:test_gup` (GROUP:FILE, for host and bench) runs one file of a
+group.
 """
 import importlib.util
 import json
@@ -206,13 +207,15 @@ def load_module(path):
     return mod
 
 
-def group_pyfuncs(tally, group, directory):
+def group_pyfuncs(tally, group, directory, only=None):
     d = os.path.join(ROOT, directory)
     if not os.path.isdir(d):
         tally.add(group, directory, "skip", f"{directory} does not exist")
         return
     for f in sorted(os.listdir(d)):
         if not (f.startswith("test_") and f.endswith(".py")):
+            continue
+        if only and f[:-3] != only:
             continue
         mod = load_module(os.path.join(d, f))
         for name in sorted(n for n in dir(mod) if n.startswith("test_")):
@@ -492,6 +495,8 @@ OPT_IN = ["bench"]
 
 def main():
     want = sys.argv[1:] or GROUPS
+    only = dict(w.split(":", 1) for w in want if ":" in w)
+    want = [w.split(":", 1)[0] for w in want]
     unknown = [g for g in want if g not in GROUPS + OPT_IN]
     if unknown:
         print(f"run.py: unknown group(s) {unknown}; groups: {' '.join(GROUPS + OPT_IN)}",
@@ -510,13 +515,13 @@ def main():
         elif g == "malformed":
             group_malformed(tally)
         elif g == "host":
-            group_pyfuncs(tally, g, "tests/host")
+            group_pyfuncs(tally, g, "tests/host", only.get(g))
         elif g == "report":
             group_unittest(tally, g, "tests/report")
         elif g == "vm":
             group_vm(tally)
         elif g == "bench":
-            group_pyfuncs(tally, g, "tests/bench")
+            group_pyfuncs(tally, g, "tests/bench", only.get(g))
     for line in tally.summary(time.monotonic() - t0):
         print(line)
     return 1 if tally.counts["fail"] else 0
