@@ -637,6 +637,25 @@ int fl_range_stat(const void *addr, size_t len, struct fl_range_stat *st)
 /* Share of present memory mapped huge must reach this to count as huge. */
 #define HUGE_SHARE_MIN 0.99
 
+/*
+ * PR_SET_THP_DISABLE survives fork and execve, so a launcher that set it
+ * (some container runtimes and job schedulers do) denies THP to every case
+ * while the sysfs settings say yes; /proc/self/status shows it (4.19+).
+ */
+static bool thp_disabled_by_prctl(void)
+{
+	char line[128];
+	bool off = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "THP_enabled:", 12))
+			off = atoi(line + 12) == 0;
+	if (f)
+		fclose(f);
+	return off;
+}
+
 const char *fl_verify(const struct fl_mapping *m, char *why, size_t whylen)
 {
 	struct fl_range_stat st;
@@ -658,8 +677,10 @@ const char *fl_verify(const struct fl_mapping *m, char *why, size_t whylen)
 		/* AnonHugePages counts pmd-mapped THP only: the mapping we asked for. */
 		if ((double)st.anon_huge_kb < HUGE_SHARE_MIN * (double)(st.present_pages * 4))
 			return snprintf(why, whylen,
-					"asked for THP, got %" PRIu64 " of %" PRIu64 " kB pmd-mapped (AnonHugePages): THP unavailable or memory fragmented (try --prepare to compact)",
-					st.anon_huge_kb, st.present_pages * 4), why;
+					"asked for THP, got %" PRIu64 " of %" PRIu64 " kB pmd-mapped (AnonHugePages): %s",
+					st.anon_huge_kb, st.present_pages * 4, thp_disabled_by_prctl() ?
+					"THP disabled for this process (PR_SET_THP_DISABLE inherited from its parent: /proc/self/status THP_enabled: 0)" :
+					"THP unavailable or memory fragmented (try --prepare to compact)"), why;
 		break;
 	case FL_BACKING_HUGETLB_2M:
 	case FL_BACKING_HUGETLB_1G:

@@ -36,6 +36,7 @@ struct fl_counters {
 	char pf_why[PF_COUNT][128];
 	json_t *vm_reps;		/* counter -> [delta per measured repetition] */
 	json_t *pf_reps;
+	uint64_t mark_ns, marks;	/* what reading the counters costs */
 };
 
 struct fl_counters *fl_counters_new(const struct workload *wl, unsigned nr_workers)
@@ -105,6 +106,7 @@ static uint64_t pf_read(struct fl_counters *k, int p)
 void fl_counters_mark(struct fl_counters *k)
 {
 	struct fl_vmstat now;
+	uint64_t t0 = fl_now_ns();
 	int err;
 
 	if (!k)
@@ -126,6 +128,8 @@ void fl_counters_mark(struct fl_counters *k)
 		k->have_prev = true;
 		k->prev = now;
 	}
+	k->mark_ns += fl_now_ns() - t0;
+	k->marks++;
 }
 
 static void push_rep(json_t *reps, const char *name, uint64_t v)
@@ -230,6 +234,9 @@ json_t *fl_counters_json(struct fl_counters *k)
 		      "vmstat", k->vm_reps, "workers", k->pf_reps, "workers_unavailable", why);
 	if (!k->vmstat_ok)
 		json_object_set_new(o, "vmstat_unavailable", json_string(k->vmstat_why));
+	/* Two reads per repetition, both outside its timed region (barriers B2, C1). */
+	if (k->marks)
+		json_object_set_new(o, "sample_ns", json_real((double)k->mark_ns / (double)k->marks));
 	return o;
 }
 
