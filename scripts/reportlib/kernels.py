@@ -65,6 +65,46 @@ def counters_text(rec):
     return ", ".join(out)
 
 
+# A counter per op is named as changed where a run's median moved from the
+# baseline's by at least this much, both ways: /proc/vmstat is system-wide,
+# and a neighbour's faults move the small figures a little.
+COUNTER_MIN_ABS = 0.05
+COUNTER_MIN_REL = 0.10
+
+
+def counter_medians(rec):
+    """{name: median} of a record's evidence counters (see counters_text)."""
+    out = {}
+    for name, m in ((rec or {}).get("metrics") or {}).items():
+        if "/" in name and isinstance(m, dict) and m.get("unit") == "count":
+            vals = m.get("samples") or ([m["median"]] if isinstance(m.get("median"), (int, float)) else [])
+            if vals:
+                out[name] = stats.median(vals)
+    return out
+
+
+def counter_changes(name, wl, short, recs, labels):
+    """The evidence counters of one case whose per-op median changed against
+    the baseline (recs[0]): [{"case", "workload", "short", "counter",
+    "values": text per run, "changed": [labels]}]."""
+    base = counter_medians(recs[0])
+    others = [counter_medians(r) for r in recs]
+    out = []
+    for counter in sorted(base):
+        changed = []
+        for label, med in zip(labels[1:], others[1:]):
+            v, b = med.get(counter), base[counter]
+            if v is not None and abs(v - b) >= COUNTER_MIN_ABS and \
+                    abs(v - b) >= COUNTER_MIN_REL * abs(b):
+                changed.append(label)
+        if changed:
+            out.append({"case": name, "workload": wl, "short": short, "counter": counter,
+                        "values": ["%.2f" % m[counter] if counter in m else "-"
+                                   for m in others],
+                        "changed": changed})
+    return out
+
+
 def headline(rec):
     """{"metric", "direction", "source"} for a record; None when the record
     has no metric to headline."""
@@ -165,6 +205,7 @@ def build(rep, cols, keys, status_of):
         index[(c["case"], c["run"], c["kind"], c["metric"])] = c
     groups = {}
     matrix = []
+    changes = []
     for k in keys:
         recs = [r.records.get(k) for r in cols]
         first = next(x for x in recs if x is not None)
@@ -187,8 +228,11 @@ def build(rep, cols, keys, status_of):
         if any(t and t != "(absent)" for t in texts):
             matrix.append({"case": name, "workload": wl, "short": row["short"],
                            "values": texts, "differs": len(set(texts)) > 1})
+        if len(cols) > 1 and recs[0] is not None:
+            changes += counter_changes(name, wl, row["short"], recs, [r.label for r in cols])
     rep["workloads"] = [_group(wl, rows) for wl, rows in groups.items()]
     rep["behaviour_matrix"] = matrix
+    rep["counter_changes"] = changes
     if len(cols) == 1:
         rep["metrics_table"] = _metrics_table(cols[0], keys)
 

@@ -154,6 +154,18 @@ def behaviour_matrix(rep):
     return H
 
 
+def counter_changes(rep):
+    rows = rep.get("counter_changes") or []
+    if not rows:
+        return []
+    return ["<h2>Kernel counters that changed</h2>",
+            "<p>per op or per 2 MiB, medians; named where a run moved from the baseline "
+            "by at least %.2f and %d%%</p>" % (kernels.COUNTER_MIN_ABS, 100 * kernels.COUNTER_MIN_REL),
+            table(["case", "counter"] + rep["columns"] + ["changed in"],
+                  [[c["case"], c["counter"]] + c["values"] + [", ".join(c["changed"])]
+                   for c in rows])]
+
+
 def correctness(rep):
     H = ["<h2>Correctness: fail / error / hung</h2>"]
     if not rep["correctness"]:
@@ -281,6 +293,7 @@ def render(rep, plots):
     else:
         H += compare_tables(rep)
         H += behaviour_matrix(rep)
+        H += counter_changes(rep)
         H += correctness(rep)
         H += summary(rep)
     H += environment(rep)

@@ -95,6 +95,22 @@ def behaviour_matrix(rep, w):
     w("")
 
 
+def counter_changes(rep, w):
+    """What the kernel counted differently: an evidence counter per op or
+    per 2 MiB whose median moved against the baseline."""
+    rows = rep.get("counter_changes") or []
+    if not rows:
+        return
+    _title(w, "Kernel counters that changed (per op or per 2 MiB, medians)")
+    w("named where a run moved from the baseline by at least %.2f and %d%%"
+      % (kernels.COUNTER_MIN_ABS, 100 * kernels.COUNTER_MIN_REL))
+    w("")
+    for c in rows:
+        w("- %s: %s %s (%s)" % (c["case"], c["counter"], " -> ".join(c["values"]),
+                               ", ".join(c["changed"])))
+    w("")
+
+
 def correctness(rep, w):
     _title(w, "Correctness: fail / error / hung")
     if not rep["correctness"]:
@@ -162,6 +178,7 @@ def render(rep):
     else:
         compare_tables(rep, w)
         behaviour_matrix(rep, w)
+        counter_changes(rep, w)
         correctness(rep, w)
         summary(rep, w)
     environment(rep, w)

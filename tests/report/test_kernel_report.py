@@ -141,6 +141,30 @@ class TestOneRun(Tmp):
         self.assertEqual((fs["headline"]["metric"], fs["cells"][1]["verdict"]),
                          ("ops_rate", "regressed"))
 
+    def test_counter_change_is_named(self):
+        """A THP case whose fallbacks per 2 MiB went from 0 to 0.31 is named
+        with both values; a counter that moved by less than the threshold is
+        not."""
+        dirs = []
+        for i, (label, fb, pf) in enumerate((("a", 0.0, 1.0), ("b", 0.31, 1.01))):
+            d = F.suite(self.path(label), label, i + 1)
+            recs = _records(d)
+            for r in recs:
+                if r["workload"] == "populate" and r["backing"] == "thp":
+                    r["metrics"]["thp_fault_fallback/2M"] = {
+                        "unit": "count", "direction": "info", "samples": [fb] * 5, "median": fb}
+                    r["metrics"]["pgfault/page"] = {
+                        "unit": "count", "direction": "info", "samples": [pf] * 5, "median": pf}
+            with open(os.path.join(d, "run.json")) as f:
+                F.write_run(d, json.load(f), recs)
+            dirs.append(d)
+        rep, md, out, _ = self.run_report(dirs)
+        names = {(c["case"], c["counter"]) for c in rep["counter_changes"]}
+        self.assertIn(("populate/thp/mode=first-touch,size=64M", "thp_fault_fallback/2M"), names)
+        self.assertNotIn("pgfault/page", {c for _, c in names})
+        self.assertIn("thp_fault_fallback/2M 0.00 -> 0.31 (", _read(out, "report.md"))
+        self.assertIn("Kernel counters that changed", _read(out, "report.html"))
+
 
 class TestGzip(Tmp):
     def test_gzipped_folder_reads_as_plain(self):
