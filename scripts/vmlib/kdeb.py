@@ -112,7 +112,7 @@ def parse(spec):
         raise UsageError(f"kernel spec {spec!r}: headers of "
                          f"{', '.join(hdrs)}, but the image is {rel}")
     k = Kernel(spec, f"deb-{rel}", None, "deb")
-    k.debs, k.release = debs, rel
+    k.debs, k.release, k.headers = debs, rel, rel in hdrs
     key = hashlib.sha256(" ".join(sorted(d.sha256 for d in debs)).encode())
     # the derived root's name: one per set of packages
     k.suite = f"deb-{key.hexdigest()[:12]}"
@@ -164,20 +164,9 @@ def resolve(k):
     """Install the packages into a derived root of the suite of their
     compiler; the image and modules from there."""
     rel = k.release
-    cfg = ""
-    for part in ("headers", "config"):
-        for d in k.debs:
-            m = d.parts.get(part, {}).get(rel)
-            if m:
-                cfg = _member(d.path, m.rsplit("/", 1)[0] + "/.config"
-                              if part == "headers" else m)
-            if cfg:
-                break
-        if cfg:
-            break
-    cc = cc_text(cfg)
+    cc = cc_text(_config(k))
     base, why = pick_suite(cc)
-    log(f"kernel {k.spec}: {rel} built with {cc or '?'}; root from {base} "
+    log(f"kernel {k.label}: {rel} built with {cc or '?'}; root from {base} "
         f"({why})")
     k.root = roots.derive_root(
         k.suite, base, [f"{roots.DEB_DIR}/{d.path.name}" for d in k.debs],
@@ -185,14 +174,30 @@ def resolve(k):
     k.vmlinuz = image_path(k.root, rel)
     k.modroot = k.root
     k.kdir = f"/usr/src/linux-headers-{rel}"
-    if not (k.root / k.kdir.lstrip("/") / "Makefile").exists():
+    # Only the headers given: the base suite's of the same release may
+    # come from another build of it.
+    if not k.headers or not (k.root / k.kdir.lstrip("/") /
+                             "Makefile").exists():
         k.notes["driver"] = ("driver not built: deb: got no headers of "
                              f"{rel} (add linux-headers-{rel}.deb and, for "
                              "Debian's, its -common and linux-kbuild "
                              "packages)")
-    k.source = provenance(k.root, rel, base)
+    k.source = provenance(k.root, rel)
     k.source.update({"debs": [d.record() for d in k.debs],
                      "root_suite_why": why})
+
+
+def _config(k):
+    """The kernel's config from its packages: the headers' .config, else
+    the image's."""
+    for part in ("headers", "config"):
+        for d in k.debs:
+            m = d.parts.get(part, {}).get(k.release)
+            text = m and _member(d.path, m.rsplit("/", 1)[0] + "/.config"
+                                 if part == "headers" else m)
+            if text:
+                return text
+    return ""
 
 
 def image_path(root, release):
@@ -203,16 +208,23 @@ def image_path(root, release):
     raise VmError(f"{root}: no vmlinuz of {release}")
 
 
-def provenance(root, release, suite):
-    """Where a packaged kernel came from: the suite, the packages that hold
-    it with their versions, and its compiler beside the root's."""
+def provenance(root, release, suite=None):
+    """Where a packaged kernel came from: the suite (for debian: kernels),
+    the root it runs in (and the suite that root was copied from), the
+    packages that hold it with their versions, and its compiler beside the
+    root's."""
     pkgs = roots.package_versions(root, roots.kernel_packages(root, release))
     owner = roots.package_owners(root, [
         f"/boot/vmlinuz-{release}", f"/usr/lib/modules/{release}/vmlinuz"])
     img = next((ps[0] for ps in owner.values()), None)
-    return {"suite": suite, "image_package": img,
-            "image_version": pkgs.get(img), "packages": pkgs,
-            "compiler": compiler(root, release)}
+    out = {"suite": suite} if suite else {}
+    out["root"] = root.name
+    base = (roots.root_info(root.name) or {}).get("base")
+    if base:
+        out["root_base"] = base
+    out.update({"image_package": img, "image_version": pkgs.get(img),
+                "packages": pkgs, "compiler": compiler(root, release)})
+    return out
 
 
 def compiler(root, release):

@@ -339,8 +339,8 @@ def derive_root(name, base, install, sources=(), debs=(), release=None):
         tmp, logf = rdir / f"{name}.tmp", rdir / f"{name}.log"
         if tmp.exists():
             shutil.rmtree(tmp)
-        log(f"root {name}: copy of the {base} root + {' '.join(install)} "
-            f"(log {logf})")
+        log(f"root {name}: copy of the {base} root + "
+            f"{' '.join(Path(i).name for i in install)} (log {logf})")
         with flocked(rdir / f"{base}.lock"):
             run(["cp", "-a", "--reflink=auto", src, tmp], nice=True,
                 logfile=logf)

@@ -99,6 +99,7 @@ def test_deb_image_and_headers():
         # the image alone parses too: the run goes on without the driver
         k1 = kernels.parse_kernel(f"deb:{img}")
         assert k1.release == "6.99.1-test" and k1.suite != k.suite
+        assert k.headers and not k1.headers
         # Debian's split packaging: the image under usr/lib/modules/R/
         with tempfile.TemporaryDirectory() as d2:
             k2 = kernels.parse_kernel(f"deb:{image_deb(d2, '7.9-amd64', split=True)}")
@@ -188,3 +189,57 @@ def test_vm_usage_errors_exit_2_in_one_line():
             assert len(err) == 1 and err[0].startswith("scripts/vm: ") and want in err[0], (spec, err)
             assert not p.stdout.strip(), (spec, p.stdout)
     return f"{len(cases)} specs"
+
+
+def fake_root(d, rel, packages):
+    """A root with a dpkg database only: PACKAGES {name: (version,
+    [paths])}, the kernel's config in /boot."""
+    info = os.path.join(d, "var/lib/dpkg/info")
+    os.makedirs(info)
+    os.makedirs(os.path.join(d, "var/lib/dpkg/updates"))
+    with open(os.path.join(d, "var/lib/dpkg/status"), "w") as st:
+        for name, (ver, paths) in packages.items():
+            st.write(f"Package: {name}\nStatus: install ok installed\n"
+                     f"Architecture: amd64\nVersion: {ver}\n\n")
+            with open(os.path.join(info, f"{name}.list"), "w") as f:
+                f.write("\n".join(["/."] + paths) + "\n")
+    os.makedirs(os.path.join(d, "boot"))
+    with open(os.path.join(d, "boot", f"config-{rel}"), "w") as f:
+        f.write(CONFIG)
+    return d
+
+
+def test_provenance_names_packages_and_compiler():
+    """What run.json's vm.kernel.source says of a packaged kernel, read
+    from a root's dpkg database: the package holding the vmlinuz (Debian's
+    split layout), every package of the release, the kernel's gcc beside
+    the root's."""
+    if not shutil.which("dpkg-query"):
+        raise Skip("dpkg-query not found (apt-get install dpkg)")
+    from pathlib import Path
+    rel = "7.9-amd64"
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(fake_root(d, rel, {
+            "linux-binary-7.9-amd64": ("7.9~rc1-1", [
+                "/usr", "/usr/lib", "/usr/lib/modules", f"/usr/lib/modules/{rel}",
+                f"/usr/lib/modules/{rel}/vmlinuz"]),
+            "linux-modules-7.9-amd64": ("7.9~rc1-1", [
+                "/usr", "/usr/lib", "/usr/lib/modules", f"/usr/lib/modules/{rel}",
+                f"/usr/lib/modules/{rel}/kernel"]),
+            "linux-headers-7.9-amd64": ("7.9~rc1-1", [
+                "/usr", "/usr/src", f"/usr/src/linux-headers-{rel}"]),
+            "linux-image-6.1.0-9-amd64": ("6.1.20-1", [
+                "/boot", "/boot/vmlinuz-6.1.0-9-amd64"]),
+            "gcc-14": ("14.2.0-19", ["/usr/bin/gcc-14"])}))
+        assert roots.kernel_packages(root, rel) == [
+            "linux-binary-7.9-amd64", "linux-headers-7.9-amd64", "linux-modules-7.9-amd64"]
+        src = kdeb.provenance(root, rel, "experimental")
+        assert src["suite"] == "experimental" and src["root"] == root.name, src
+        assert (src["image_package"], src["image_version"]) == \
+            ("linux-binary-7.9-amd64", "7.9~rc1-1"), src
+        assert set(src["packages"]) == set(roots.kernel_packages(root, rel)), src
+        assert src["compiler"] == {
+            "kernel": "x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0",
+            "root": "gcc-14 14.2.0-19", "same": True}, src
+        # the other release's packages are what a derived root purges
+        assert roots.kernel_packages(root, "6.1.0-9-amd64") == ["linux-image-6.1.0-9-amd64"]
