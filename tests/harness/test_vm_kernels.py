@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 from hostlib import ROOT, Skip
 
@@ -216,7 +217,6 @@ def test_provenance_names_packages_and_compiler():
     the root's."""
     if not shutil.which("dpkg-query"):
         raise Skip("dpkg-query not found (apt-get install dpkg)")
-    from pathlib import Path
     rel = "7.9-amd64"
     with tempfile.TemporaryDirectory() as d:
         root = Path(fake_root(d, rel, {
@@ -243,3 +243,33 @@ def test_provenance_names_packages_and_compiler():
             "root": "gcc-14 14.2.0-19", "same": True}, src
         # the other release's packages are what a derived root purges
         assert roots.kernel_packages(root, "6.1.0-9-amd64") == ["linux-image-6.1.0-9-amd64"]
+
+
+def test_deb_image_without_headers_runs_without_the_driver():
+    """An image given without its headers: the driver is not built (the
+    guest's driver cases skip with this reason), even where the root's
+    suite has headers of the same release, which may come from another
+    build of it; with the headers given there is no such note."""
+    need_dpkg_deb()
+    saved = roots.derive_root, kdeb.pick_suite
+    rel = "6.99.1-test"
+    with tempfile.TemporaryDirectory() as d:
+        root = os.path.join(d, "root")
+        for p in (f"boot/vmlinuz-{rel}", f"usr/src/linux-headers-{rel}/Makefile"):
+            os.makedirs(os.path.dirname(os.path.join(root, p)), exist_ok=True)
+            open(os.path.join(root, p), "w").close()
+        roots.derive_root = lambda name, base, install, **kw: Path(root)
+        kdeb.pick_suite = lambda cc: ("trixie", "test")
+        try:
+            img = image_deb(d)
+            k = kernels.parse_kernel(f"deb:{img}")
+            kdeb.resolve(k)
+            assert k.notes.get("driver", "").startswith(
+                f"driver not built: deb: got no headers of {rel}"), k.notes
+            assert k.vmlinuz == Path(root) / "boot" / f"vmlinuz-{rel}", k.vmlinuz
+            assert [x["package"] for x in k.source["debs"]] == [f"linux-image-{rel}"], k.source
+            k = kernels.parse_kernel(f"deb:{img},{headers_deb(d)}")
+            kdeb.resolve(k)
+            assert "driver" not in k.notes and k.kdir == f"/usr/src/linux-headers-{rel}", (k.notes, k.kdir)
+        finally:
+            roots.derive_root, kdeb.pick_suite = saved
