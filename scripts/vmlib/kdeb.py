@@ -34,7 +34,8 @@ PATTERNS = [("image", re.compile(r"boot/vmlinuz-(.+)$")),
             ("modules", re.compile(MOD + r"kernel/")),
             ("config", re.compile(r"boot/config-(.+)$")),
             ("config", re.compile(MOD + r"config$")),
-            ("headers", re.compile(r"usr/src/linux-headers-([^/]+)/Makefile$")),
+            ("headers",
+             re.compile(r"usr/src/linux-headers-([^/]+)/Makefile$")),
             ("kernel", re.compile(MOD)),
             ("kernel", re.compile(r"usr/src/linux-headers-([^/]+)/")),
             ("kernel", re.compile(r"usr/lib/linux-kbuild-([^/]+)/"))]
@@ -52,8 +53,9 @@ class Deb:
         f = dict(ln.split(": ", 1) for ln in r.stdout.splitlines()
                  if ": " in ln)
         if r.returncode or "Package" not in f:
+            why = (r.stderr.strip().splitlines() or ["?"])[-1]
             raise UsageError(f"{path} is not a Debian package (dpkg-deb: "
-                             f"{(r.stderr.strip().splitlines() or ['?'])[-1]})")
+                             f"{why})")
         self.package, self.version = f["Package"], f.get("Version", "?")
         self.arch = f.get("Architecture", "?")
         r = subprocess.run(["dpkg-deb", "-c", str(path)],
