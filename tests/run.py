@@ -3,7 +3,8 @@
 
 Groups, in order:
   harness    tests/harness: this runner's own rules (TAP accounting, VM
-             tool plans, the TCG retry) on fake binaries and consoles
+             tool plans, the TCG retry) on fake binaries and consoles, and
+             scripts/vm's kernel specs on fake packages (nothing boots)
   unit       cmocka unit tests (TAP), plain build
   unit-asan  the same under AddressSanitizer + UBSan
   malformed  tests/malformed: job files and CLI invocations that must exit 2

@@ -3,7 +3,9 @@ whose root builds faultline and becomes the guest's filesystem, the image
 to boot and the modules beside it.
 
   5.10 6.1 6.12 7.2     the suite that ships that series (ALIASES)
-  debian:SUITE          that suite's linux-image-amd64
+  debian:SUITE          that suite's linux-image-amd64 (experimental: in a
+                        sid root, roots.KERNEL_ONLY)
+  deb:IMAGE.deb[,...]   kernel packages the user has (kdeb.py)
   build:VERSION[+kasan] Debian's linux-source-VERSION built (kbuild.py)
   path:DIR              a built tree or install dir (bzImage, lib/modules)
 
@@ -36,6 +38,7 @@ class Kernel:
         self.kdir_host = None   # extra host dir bind-mounted for path:/build:
         self.selftests = None   # host dir with built mm selftests
         self.build_dir = None   # faultline + driver build for this kernel
+        self.source = {}        # where it came from (run.json vm.kernel)
         self.notes = {}
 
 
@@ -60,13 +63,17 @@ def parse_kernel(spec, kasan=False):
                    "build")
         k.version, k.variant = ver, var
         return k
+    if s.startswith("deb:"):
+        from . import kdeb
+        return kdeb.parse(s)
     if s.startswith("path:"):
         d = Path(s[len("path:"):]).expanduser()
         if not d.is_dir():
             raise UsageError(f"kernel spec {spec!r}: {d} is not a directory")
         return Kernel(s, "path-" + d.resolve().name, None, "path")
     raise UsageError(f"unknown kernel spec {spec!r} (use 5.10, 6.1, 6.12, "
-                     "7.2, debian:SUITE, build:VERSION or path:DIR)")
+                     "7.2, debian:SUITE, deb:IMAGE.deb[,HEADERS.deb], "
+                     "build:VERSION or path:DIR)")
 
 
 def check_kernels(ks):
@@ -87,11 +94,15 @@ def check_kernels(ks):
 def resolve_kernel(k, a=None):
     """Make the root, find the kernel image and modules."""
     if k.kind == "debian":
+        from . import kdeb
         k.root = roots.ensure_root(k.suite)
-        k.release = guest.kernel_releases(k.root)
-        k.vmlinuz = k.root / "boot" / f"vmlinuz-{k.release}"
+        # a derived root names its kernel; a suite's has the one it ships
+        k.release = (roots.root_info(k.suite) or {}).get(
+            "release") or guest.kernel_releases(k.root)
+        k.vmlinuz = kdeb.image_path(k.root, k.release)
         k.modroot = k.root
         k.kdir = f"/usr/src/linux-headers-{k.release}"
+        k.source = kdeb.provenance(k.root, k.release, k.suite)
         if k.spec in ALIASES and not k.release.startswith(k.spec + "."):
             k.notes["version"] = (f"{k.suite} now ships {k.release}, not "
                                   f"{k.spec}")
@@ -99,6 +110,9 @@ def resolve_kernel(k, a=None):
     elif k.kind == "build":
         from . import kbuild
         kbuild.resolve(k, a)
+    elif k.kind == "deb":
+        from . import kdeb
+        kdeb.resolve(k)
     else:
         resolve_path_kernel(k)
     return k
@@ -138,7 +152,7 @@ def fetch(spec, kasan=False):
 
 def clean_kernel(k):
     """Drop what the cache holds for this kernel (scripts/vm --clean)."""
-    if k.kind == "debian":
+    if k.kind in ("debian", "deb"):
         roots.drop_root(k.suite)
         for p in (cache_dir() / "images").glob(f"{k.suite}-*"):
             p.unlink()

@@ -14,6 +14,11 @@ source of the guest's root filesystem.
 Any other apt use goes through a private apt configuration (AptConfig):
 own sources list derived from the host's mirror, own state and cache dirs
 under the cache; the system's apt sources are never edited.
+
+A derived root (derive_root) is a copy of a suite's root with other kernel
+packages in place of the suite's own: experimental's (a suite that carries
+only kernel packages: KERNEL_ONLY) or the .deb files of a deb: kernel.
+Same layout, lock and marker; .complete names the base and the kernel.
 """
 
 import json
@@ -42,6 +47,13 @@ ESSENTIAL = {"build-essential", "kmod", "linux-image-amd64",
 BUILD_EXTRAS = ["zlib1g-dev"]
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+# Suites that carry a kernel but not a system to build and run it: their
+# root is the base suite's with the suite's linux-image and linux-headers.
+KERNEL_ONLY = {"experimental": "sid"}
+
+# Where a derived root's .deb files sit, as the chroot sees them.
+DEB_DIR = "/var/cache/faultline-debs"
 
 
 class AptConfig:
@@ -140,6 +152,10 @@ def root_info(suite):
 
 def ensure_root(suite, extra=()):
     """Create (or reuse) the root of a Debian suite; return its path."""
+    if suite in KERNEL_ONLY:
+        return derive_root(suite, KERNEL_ONLY[suite],
+                           [f"linux-image-amd64/{suite}",
+                            f"linux-headers-amd64/{suite}"], sources=[suite])
     root = root_path(suite)
     if root_info(suite) is not None:
         log(f"root {suite}: cached at {root}")
@@ -222,24 +238,14 @@ def ensure_packages(suite, pkgs):
         need = missing()
         if not need:
             return []
-        avail = AptConfig(suite).candidates(need)
+        avail = AptConfig(apt_suite(suite)).candidates(need)
         absent = [p for p, v in avail.items() if v is None]
         need = [p for p in need if p not in absent]
         if need:
             log(f"root {suite}: adding {' '.join(need)}")
             logf = cache_dir() / "roots" / f"{suite}.log"
-            script = ('mount -t proc proc "$1/proc" && shift && '
-                      'exec chroot "$@"')
-            run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                 script, "sh", root, root, "apt-get",
-                 "-o", "Acquire::Check-Valid-Until=false",
-                 "-o", "Acquire::Retries=3", "update"],
-                logfile=logf, nice=True)
-            run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                 script, "sh", root, root, "env",
-                 "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y",
-                 "--no-install-recommends", "install"] + need,
-                logfile=logf, nice=True)
+            apt_in_root(root, ["update"], logf)
+            apt_in_root(root, ["install"] + need, logf)
         m = root / ".complete"
         try:
             info = json.loads(m.read_text() or "{}")
@@ -251,3 +257,137 @@ def ensure_packages(suite, pkgs):
                                            | set(absent))
         m.write_text(json.dumps(info, indent=1) + "\n")
         return absent
+
+
+def apt_in_root(root, args, logf):
+    """apt-get ARGS run inside the root (its own sources), /proc mounted
+    in a private mount namespace.  INITRD=No: the guest boots faultline's
+    own initramfs, so a kernel package's hook need not make one."""
+    script = 'mount -t proc proc "$1/proc" && shift && exec chroot "$@"'
+    run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+         "sh", root, root, "env", "DEBIAN_FRONTEND=noninteractive",
+         "INITRD=No", "apt-get", "-y", "--no-install-recommends",
+         "-o", "Acquire::Check-Valid-Until=false",
+         "-o", "Acquire::Retries=3"] + list(args), logfile=logf, nice=True)
+
+
+def apt_suite(name):
+    """The suite whose packages a root's apt installs: the base of a
+    derived root, else the suite itself."""
+    info = root_info(name) or {}
+    return info.get("base") or KERNEL_ONLY.get(name, name)
+
+
+def root_kernels(root):
+    """Kernel releases a root holds: /boot/vmlinuz-R, or the
+    /usr/lib/modules/R/vmlinuz of Debian's split kernel packages."""
+    root = Path(root)
+    return sorted({p.name[len("vmlinuz-"):]
+                   for p in (root / "boot").glob("vmlinuz-*")} |
+                  {p.parent.name
+                   for p in (root / "usr/lib/modules").glob("*/vmlinuz")})
+
+
+def package_owners(root, paths):
+    """{path: [packages]} of the root's dpkg database (host's dpkg-query
+    on the root's admindir; paths dpkg does not know are left out)."""
+    r = run(["dpkg-query", f"--admindir={root}/var/lib/dpkg", "-S"] +
+            list(paths), capture=True, check=False)
+    out = {}
+    for line in r.stdout.splitlines():
+        pkgs, sep, path = line.partition(": ")
+        if sep and path in paths:
+            out[path] = [p.strip().split(":")[0] for p in pkgs.split(",")]
+    return out
+
+
+def package_versions(root, pkgs):
+    """{package: version} of the packages installed in the root."""
+    r = run(["dpkg-query", f"--admindir={root}/var/lib/dpkg", "-W", "-f",
+             "${Package} ${Version} ${db:Status-Status}\\n"] + list(pkgs),
+            capture=True, check=False)
+    return {ln.split()[0]: ln.split()[1] for ln in r.stdout.splitlines()
+            if ln.endswith(" installed")}
+
+
+def kernel_packages(root, release):
+    """The packages that hold a kernel release in a root: image, modules,
+    headers (those dpkg knows)."""
+    paths = [f"/boot/vmlinuz-{release}", f"/usr/lib/modules/{release}/vmlinuz",
+             f"/lib/modules/{release}", f"/usr/lib/modules/{release}",
+             f"/usr/src/linux-headers-{release}"]
+    return sorted({p for ps in package_owners(root, paths).values()
+                   for p in ps})
+
+
+def derive_root(name, base, install, sources=(), debs=(), release=None):
+    """Make (or reuse) roots/<name>: a copy of the base suite's root with
+    `install` (apt-get install arguments: pkg/suite, or DEB_DIR paths of
+    `debs`, copied in) from the base's sources plus `sources` (other
+    suites of the host's mirror).  The kernel left is `release` (default:
+    the one the install added); the base's own kernel is purged."""
+    root = root_path(name)
+    if root_info(name) is not None:
+        log(f"root {name}: cached at {root}")
+        return root
+    src = ensure_root(base)
+    rdir = cache_dir() / "roots"
+    with flocked(rdir / f"{name}.lock"):
+        if root_info(name) is not None:
+            return root
+        t0 = time.monotonic()
+        tmp, logf = rdir / f"{name}.tmp", rdir / f"{name}.log"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        log(f"root {name}: copy of the {base} root + "
+            f"{' '.join(Path(i).name for i in install)} (log {logf})")
+        with flocked(rdir / f"{base}.lock"):
+            run(["cp", "-a", "--reflink=auto", src, tmp], nice=True,
+                logfile=logf)
+        (tmp / ".complete").unlink()
+        old = root_kernels(tmp)
+        listd = tmp / "etc/apt/sources.list.d"
+        for s in sources:
+            (listd / f"faultline-{s}.list").write_text(
+                f"deb {host_mirror()} {s} main\n")
+        if debs:
+            (tmp / DEB_DIR.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            for d in debs:
+                shutil.copy2(d, tmp / DEB_DIR.lstrip("/") / Path(d).name)
+        try:
+            apt_in_root(tmp, ["update"], logf)
+            apt_in_root(tmp, ["install", "--reinstall"] + list(install), logf)
+        except VmError as e:
+            raise VmError(f"root {name}: {e}\n{tail(logf)}") from None
+        if release is None:
+            new = sorted(set(root_kernels(tmp)) - set(old))
+            if len(new) != 1:
+                raise VmError(f"root {name}: installing {' '.join(install)} "
+                              f"added kernels {new or 'none'}, want one "
+                              f"(log {logf})")
+            release = new[0]
+        purged = sorted({p for r in old if r != release
+                         for p in kernel_packages(tmp, r)})
+        if purged:
+            log(f"root {name}: purging the {base} kernel "
+                f"({' '.join(purged)})")
+            apt_in_root(tmp, ["purge"] + purged, logf)
+            apt_in_root(tmp, ["autoremove", "--purge"], logf)
+        if debs:
+            shutil.rmtree(tmp / DEB_DIR.lstrip("/"))
+        info = dict(root_info(base) or {})
+        info.update({
+            "suite": name, "base": base, "sources": list(sources),
+            "install": list(install), "purged": purged,
+            "kernels": root_kernels(tmp), "release": release,
+            "kernel_packages": package_versions(
+                tmp, kernel_packages(tmp, release)),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.monotonic() - t0, 1)})
+        (tmp / ".complete").write_text(json.dumps(info, indent=1) + "\n")
+        if root.exists():
+            shutil.rmtree(root)
+        tmp.rename(root)
+        log(f"root {name}: ready at {root} in {info['seconds']} s "
+            f"(kernel {release})")
+        return root

@@ -58,7 +58,7 @@ def run_kernel(k, a, job, out):
         phase("root", tp)
         meta["kernel"].update({"release": k.release, "suite": k.suite,
                                "kind": k.kind, "image": str(k.vmlinuz),
-                               "notes": k.notes})
+                               "source": k.source, "notes": k.notes})
         meta["root"] = {"path": str(k.root),
                         "info": roots.root_info(k.suite)}
         tp = time.monotonic()
