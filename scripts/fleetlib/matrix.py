@@ -55,7 +55,9 @@ def gather(out, fleet, records):
 
 
 def report_inputs(out, rows):
-    """Folders for scripts/report, in matrix order: kernels that left a
-    run.json."""
-    return [str(out / r["folder"]) for r in rows
-            if r.get("folder") and (out / r["folder"] / "run.json").exists()]
+    """Folders for scripts/report, in matrix order, with their labels (the
+    guest's kernel release): kernels that left a run.json."""
+    got = [r for r in rows
+           if r.get("folder") and (out / r["folder"] / "run.json").exists()]
+    return ([str(out / r["folder"]) for r in got],
+            [r.get("release") or r["kernel"] for r in got])

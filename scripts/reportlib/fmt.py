@@ -107,6 +107,43 @@ def text_table(headers, rows, align=None):
     return "\n".join([line(headers), sep] + [line(r) for r in rows])
 
 
+FLEET_HEAD = ["host", "status", "stage", "columns", "driver", "reason"]
+
+
+def _short(text, width):
+    """text cut in the middle: the step that failed comes first in a fleet
+    reason, the cause (ssh's "Connection refused", a compiler's error) last."""
+    if len(text) <= width:
+        return text
+    head = width // 3
+    return text[:head] + "..." + text[len(text) - (width - head - 3):]
+
+
+def fleet_rows(rep):
+    """One row per host of a fleet run (scripts/fleet's fleet-status.json):
+    its status, the stage that failed, the report columns it made, its
+    driver (with the reason when not loaded) and the reason; [] when no
+    run came from a fleet.  The whole record: the host's fleet-status.json."""
+    hosts = {}
+    for r in rep["runs"]:
+        f = r.get("fleet")
+        if f:
+            labels = hosts.setdefault(f["host"] or r["label"], (f, []))[1]
+            if r["usable"]:
+                labels.append(r["label"])
+    rows = []
+    for host, (f, labels) in hosts.items():
+        good = f["status"] in ("ok", "idle")
+        driver = f["driver"] or "-"
+        if f["driver_reason"] and f["driver"] != "loaded":
+            driver += ": " + f["driver_reason"]
+        rows.append([host, f["status"] or "?", "" if good else f["stage"],
+                     ", ".join(labels) or "-",
+                     driver if len(driver) <= 70 else driver[:67] + "...",
+                     _short(f["reason"], 100) or "-"])
+    return rows
+
+
 VERDICT_MARK = {"regressed": "R", "improved": "I", "noisy": "?", "unchanged": "", "info": ""}
 
 

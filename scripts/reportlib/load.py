@@ -73,6 +73,7 @@ class Run:
         self.usable = True        # False: nothing of this run can be compared
         self.lines = 0
         self.members = [path]     # folders pooled into this column (A+B+C)
+        self.fleet = None         # fleet-status.json of the host that ran it
 
     def problem(self, fname, text):
         self.problems.append((fname, text))
@@ -101,6 +102,7 @@ class Run:
             "complete": self.complete, "records": len(self.records),
             "usable": self.usable, "members": self.members,
             "problems": ["%s: %s" % p for p in self.problems],
+            "fleet": self.fleet,
         }
 
 
@@ -311,6 +313,37 @@ def _load_records(run):
         run.problem(fname, "no usable records (empty run)")
 
 
+FLEET_STATUS = "fleet-status.json"
+FLEET_OK = ("ok", "idle")
+
+
+def _load_fleet(run):
+    """The status scripts/fleet wrote for the host that ran this folder:
+    in the folder (a host's run), else in the folder above it (a kernel of
+    a matrix share, results/<fleet-id>/<host>/<kernel>/)."""
+    real = os.path.realpath(run.path)
+    for d in (real, os.path.dirname(real)):
+        fname = os.path.join(d, FLEET_STATUS)
+        if not os.path.exists(fname):
+            continue
+        try:
+            with open(fname, encoding="utf-8") as f:
+                st = json.load(f)
+        except (OSError, ValueError) as e:
+            run.problem(fname, "unreadable: %s" % e)
+            return
+        if not isinstance(st, dict) or not str(st.get("schema", "")).startswith(
+                "faultline.fleet-status/"):
+            run.problem(fname, "not a faultline.fleet-status record: ignored")
+            return
+        drv = st.get("driver") if isinstance(st.get("driver"), dict) else {}
+        run.fleet = {k: " ".join(str(st.get(k) or "").split())
+                     for k in ("host", "status", "stage", "reason", "kernel")}
+        run.fleet["driver"] = " ".join(str(drv.get("status") or "").split())
+        run.fleet["driver_reason"] = " ".join(str(drv.get("reason") or "").split())
+        return
+
+
 def load_run(path):
     run = Run(path)
     if not os.path.exists(path):
@@ -320,6 +353,13 @@ def load_run(path):
     if not os.path.isdir(path):
         run.problem(path, "not a directory (expected a results folder with run.json "
                           "and results.jsonl)")
+        run.usable = False
+        return run
+    _load_fleet(run)
+    if run.fleet and run.fleet["status"] not in FLEET_OK and find_file(path, "run.json") is None:
+        # a host that never ran the suite: its status is the whole story
+        run.problem(path, "no results: fleet host %s %s: %s"
+                    % (run.fleet["host"], run.fleet["status"], run.fleet["reason"]))
         run.usable = False
         return run
     _load_meta(run)
@@ -426,6 +466,7 @@ def merge_runs(members, arg):
     g = Run(arg)
     g.name = "+".join(m.name for m in members)
     g.members = [m.path for m in members]
+    g.fleet = members[0].fleet
     for m in members:
         g.problems.extend(m.problems)
     if not usable:

@@ -87,6 +87,9 @@ def _head(rep):
                [[("* " if r["baseline"] else "") + r["label"], r["kernel"] or "?",
                  r["accel"] or "?", r["records"], fmt.completeness(r), r["path"]]
                 for r in rep["runs"]])]
+    fleet = fmt.fleet_rows(rep)
+    if fleet:
+        H += ["<h2>Fleet hosts</h2>", table(fmt.FLEET_HEAD, fleet)]
     if rep["problems"]:
         H.append('<div class="warn">Input problems<ul>%s</ul></div>' % "".join(
             '<li class="problem"><code>%s</code>: %s</li>' % (e(p["file"]), e(p["problem"]))

@@ -34,6 +34,11 @@ def _head(rep, w):
         [[("*" if r["baseline"] else " ") + r["label"], r["kernel"] or "?", r["accel"] or "?",
           r["records"], fmt.completeness(r), r["path"]] for r in rep["runs"]]))
     w("")
+    fleet = fmt.fleet_rows(rep)
+    if fleet:
+        _title(w, "Fleet hosts")
+        w(fmt.text_table(fmt.FLEET_HEAD, fleet))
+        w("")
     if rep["problems"]:
         _title(w, "Input problems")
         for p in rep["problems"]:

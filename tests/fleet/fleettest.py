@@ -62,3 +62,25 @@ def drop_dkms(before):
                        capture_output=True)
         shutil.rmtree(f"/usr/src/{name}", ignore_errors=True)
         print(f"fleet: removed the test's DKMS module faultline/{ver}")
+
+
+def check_report(out, columns, hosts):
+    """report.json: `columns` are the compared columns, in order; every
+    host of `hosts` ({host: status}) is a row of the report's fleet table
+    with that status, on report.md's first screen (before the first case
+    table)."""
+    rep = read(out / "report" / "report.json")
+    check(rep.get("columns") == columns, "one report whose columns are " + ", ".join(columns),
+          str(rep.get("columns")))
+    got = {}
+    for r in rep.get("runs", []):
+        f = r.get("fleet") or {}
+        got.setdefault(f.get("host"), f.get("status"))
+    check(all(got.get(h) == s for h, s in hosts.items()),
+          "the report gives every host's fleet status", json.dumps(got))
+    md = (out / "report" / "report.md").read_text() if (out / "report" / "report.md").exists() else ""
+    head = md.split("Headline per case")[0].split("Cases of")[0]
+    check("Fleet hosts" in head and all(
+        re.search(rf"^{re.escape(h)}\s+{re.escape(s)}\b", head, re.M) for h, s in hosts.items()),
+        "report.md's first screen holds the fleet table")
+    return rep
