@@ -80,9 +80,8 @@ static const char *const backs[] = { "driver", "cpu-fault", NULL };
 
 enum { LAT_TO_DEVICE, LAT_CPU_FAULT, LAT_TO_SYSTEM };
 
-/* hmm-tests' throughput benchmark (7.0+ sources): its columns by backing. */
+/* hmm-tests' throughput benchmark (7.2 and 7.3-rc sources; not 6.12). */
 #define HMM_BENCH "hmm.hmm_device_private.benchmark_thp_migration"
-
 
 struct dm_conf {
 	uint64_t size;
