@@ -20,6 +20,13 @@
  * one migrate_to_ram, timed as the cpu_fault latency).  After it (untimed)
  * every word is checked: the pattern, or zeros for zero-page and holes.
  *
+ * Beside the kernel phases, each FL_IOC_MIGRATE is timed as the process
+ * sees it (to_device_ioctl_GBps, to_system_ioctl_GBps: the range over the
+ * ioctl's wall time), the quantity hmm-tests' benchmark_thp_migration
+ * reports for HMM_DMIRROR_MIGRATE_TO_DEV/_TO_SYS; anon and thp with
+ * back=driver name it as their peer (detail hmm_bench, for
+ * scripts/hmm-agree; workloads/suites/device.job runs its sizes).
+ *
  * To use:
  *   faultline run device-migrate --set scenario=zero-page
  *   faultline run workloads/suites/device.job (beside hmm-tests: scripts/hmm-agree)
@@ -71,7 +78,10 @@ static const char *const peers[] = {
 enum { BACK_DRIVER, BACK_CPU_FAULT };
 static const char *const backs[] = { "driver", "cpu-fault", NULL };
 
-enum { LAT_TO_DEVICE, LAT_CPU_FAULT };
+enum { LAT_TO_DEVICE, LAT_CPU_FAULT, LAT_TO_SYSTEM };
+
+/* hmm-tests' throughput benchmark (7.2 and 7.3-rc sources; not 6.12). */
+#define HMM_BENCH "hmm.hmm_device_private.benchmark_thp_migration"
 
 struct dm_conf {
 	uint64_t size;
@@ -97,6 +107,7 @@ struct dm_case {
 	uint64_t seed;
 	bool zeros;		/* zero-page and holes: the data is all zeros */
 	struct fl_migrate to, from;
+	uint64_t to_wall_ns, from_wall_ns;	/* each FL_IOC_MIGRATE as the process sees it */
 	uint64_t fault_pages, faults_before;
 	int child_status;	/* fork: the child's verdict */
 };
@@ -158,6 +169,11 @@ static int dm_setup(struct fl_case *c)
 		fl_case_detail(c, "hmm_tests", "hmm.hmm_device_private.migrate_fault");
 	else if (peers[cf->scenario])
 		fl_case_detail(c, "hmm_tests", peers[cf->scenario]);
+	if ((cf->scenario == SC_ANON || cf->scenario == SC_THP) && cf->back == BACK_DRIVER) {
+		/* Its "With THP" column is an madvise(MADV_HUGEPAGE) range, "Without" MADV_NOHUGEPAGE. */
+		fl_case_detail(c, "hmm_bench", HMM_BENCH);
+		fl_case_detail(c, "hmm_bench_pages", cf->scenario == SC_THP ? "thp" : "4k");
+	}
 	return 0;
 }
 
@@ -233,9 +249,11 @@ static int dm_run(struct fl_worker *w, struct fl_work *done)
 	memset(&dc->from, 0, sizeof(dc->from));
 	dc->fault_pages = 0;
 	dc->child_status = 0;
-	fl_lat_begin(w);
+	dc->from_wall_ns = 0;
+	dc->to_wall_ns = fl_now_ns();
 	ret = fl_drv_migrate(&dc->drv, dc->m.addr, dc->m.len, FL_MIGRATE_TO_DEVICE, &dc->to);
-	fl_lat_end(w, LAT_TO_DEVICE);
+	dc->to_wall_ns = fl_now_ns() - dc->to_wall_ns;
+	fl_lat_record(w, LAT_TO_DEVICE, dc->to_wall_ns);
 	if (ret)
 		return fl_case_fail(w->c, "FL_IOC_MIGRATE to the device: %s", strerror(-ret));
 	dc->faults_before = dc->to.cpu_faults;
@@ -252,7 +270,10 @@ static int dm_run(struct fl_worker *w, struct fl_work *done)
 	} else if (cf->back == BACK_CPU_FAULT) {
 		fault_back(w, dc);
 	} else {
+		dc->from_wall_ns = fl_now_ns();
 		ret = fl_drv_migrate(&dc->drv, dc->m.addr, dc->m.len, FL_MIGRATE_TO_SYSTEM, &dc->from);
+		dc->from_wall_ns = fl_now_ns() - dc->from_wall_ns;
+		fl_lat_record(w, LAT_TO_SYSTEM, dc->from_wall_ns);
 		if (ret)
 			return fl_case_fail(w->c, "FL_IOC_MIGRATE back to system memory: %s", strerror(-ret));
 	}
@@ -261,11 +282,17 @@ static int dm_run(struct fl_worker *w, struct fl_work *done)
 	return 0;
 }
 
-static void phase_metrics(struct fl_case *c, const char *dir, const struct fl_migrate *mg)
+static void phase_metrics(struct fl_case *c, const char *dir, const struct fl_migrate *mg,
+			  uint64_t len, uint64_t wall_ns)
 {
 	uint64_t total = mg->setup_ns + mg->copy_ns + mg->pages_ns + mg->finalize_ns;
 	char name[48];
 
+	if (wall_ns) {
+		/* As hmm-tests' benchmark counts: the whole range, whatever moved. */
+		snprintf(name, sizeof(name), "%s_ioctl_GBps", dir);
+		fl_metric(c, name, "GB/s", FL_HIGHER_IS_BETTER, (double)len / (double)wall_ns);
+	}
 	if (!mg->migrated || !total)
 		return;
 	snprintf(name, sizeof(name), "%s_GBps", dir);
@@ -288,8 +315,8 @@ static int dm_check(struct fl_worker *w)
 	uint64_t bad, first;
 	char buf[256];
 
-	phase_metrics(w->c, "to_device", &dc->to);
-	phase_metrics(w->c, "to_system", &dc->from);
+	phase_metrics(w->c, "to_device", &dc->to, dc->m.len, dc->to_wall_ns);
+	phase_metrics(w->c, "to_system", &dc->from, dc->m.len, dc->from_wall_ns);
 	fl_metric(w->c, "to_device_pages", "pages", FL_INFORMATIONAL, (double)dc->to.migrated);
 	snprintf(buf, sizeof(buf), "%llu of %llu pages went to the device (%s)",
 		 (unsigned long long)dc->to.migrated, (unsigned long long)dc->to.npages,
@@ -351,6 +378,7 @@ const struct workload wl_device_migrate = {
 	.lat = {
 		[LAT_TO_DEVICE] = { "to_device", "one FL_IOC_MIGRATE of the range to the device, as the process sees it" },
 		[LAT_CPU_FAULT] = { "cpu_fault", "CPU read of one device-private page (migrate_to_ram); back=cpu-fault and fork" },
+		[LAT_TO_SYSTEM] = { "to_system", "one FL_IOC_MIGRATE of the range back to system memory, as the process sees it; back=driver" },
 	},
 	.options = dm_options,
 	.config_size = sizeof(struct dm_conf),
