@@ -50,6 +50,14 @@ LEGEND = ("R regressed, I improved, ? noisy (the data cannot tell), = unchanged;
 
 BEHAVIOUR_COLUMNS = ("pmd share", "fallback", "errno", "behaviour", "counters")
 
+# The order of the workload tables: the pillars faultline exists for first
+# (DAX, pin/COW, notifiers vs pins, migration), then the cost of GUP and of
+# plain faults, so that the first screen of a report shows each pillar.
+# Workloads not listed follow in the order the runs recorded them.
+PILLAR_ORDER = ("dax-populate", "dax-gup", "cow-pin", "cow-race", "notifier-vs-pinned",
+                "numa-migrate", "device-migrate", "device-exclusive", "gup-bench",
+                "gup-user", "populate", "fault-scale", "fault-scale-file")
+
 
 def counters_text(rec):
     """The kernel counters a workload declares as its evidence, per op or per
@@ -176,7 +184,8 @@ def build(rep, cols, keys, status_of):
         cells = []
         for i, (r, x) in enumerate(zip(cols, recs)):
             cells.append(_cell(index, name, r.label, i == 0, x, status_of(x), head))
-        row = {"case": name, "short": short_case(name, wl), "headline": head, "cells": cells}
+        row = {"case": name, "short": short_case(name, wl), "headline": head, "cells": cells,
+               "where": first.get("_where")}
         if head:
             _, _, row["unit"] = figure(recs[0] or first, head["metric"])
             if row["unit"] is None:
@@ -187,7 +196,9 @@ def build(rep, cols, keys, status_of):
         if any(t and t != "(absent)" for t in texts):
             matrix.append({"case": name, "workload": wl, "short": row["short"],
                            "values": texts, "differs": len(set(texts)) > 1})
-    rep["workloads"] = [_group(wl, rows) for wl, rows in groups.items()]
+    order = sorted(groups, key=lambda wl: PILLAR_ORDER.index(wl) if wl in PILLAR_ORDER
+                   else len(PILLAR_ORDER))
+    rep["workloads"] = [_group(wl, groups[wl]) for wl in order]
     rep["behaviour_matrix"] = matrix
     if len(cols) == 1:
         rep["metrics_table"] = _metrics_table(cols[0], keys)
@@ -279,14 +290,18 @@ def workload_title(group):
 
 def one_run_table(group):
     """(headers, rows, cells) of one run's cases of a workload: headline
-    figure, status, the behaviour columns any case has, the reason."""
+    figure, status, the behaviour columns any case has, the reason; where
+    each case ran when the run is made of parts (host and guest).  Cases
+    that ran come before the skipped ones."""
     bcols = [b for b in BEHAVIOUR_COLUMNS
              if any(r["cells"][0]["behaviour"][b] for r in group["cases"])]
-    head = ["case", "status", "median", "cv", "unit"] + bcols + ["reason"]
+    where = any(r.get("where") for r in group["cases"])
+    head = ["case"] + (["where"] if where else []) + ["status", "median", "cv", "unit"] \
+        + bcols + ["reason"]
     rows, cells = [], []
-    for r in group["cases"]:
+    for r in sorted(group["cases"], key=lambda r: r["cells"][0]["status"] == "skip"):
         c = r["cells"][0]
-        rows.append([r["label"]] +
+        rows.append([r["label"]] + ([r.get("where") or ""] if where else []) +
                     [c["status"], num(c["value"], r.get("unit")),
                      "-" if c["cv"] is None else "%.1f%%" % (c["cv"] * 100),
                      r.get("unit") or ""] + [c["behaviour"][b] for b in bcols]

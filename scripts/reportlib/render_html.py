@@ -83,10 +83,7 @@ def _head(rep):
          "<p>generated %s; baseline <b>%s</b>; every comparison, metric and environment "
          "setting in the sections below the tables (and report-details.md)</p>"
          % (e(rep["generated"]), e(rep.get("baseline", "-"))),
-         table(["run", "kernel", "accel", "records", "complete", "folder"],
-               [[("* " if r["baseline"] else "") + r["label"], r["kernel"] or "?",
-                 r["accel"] or "?", r["records"], fmt.completeness(r), r["path"]]
-                for r in rep["runs"]])]
+         table(fmt.RUN_HEADERS, fmt.run_rows(rep))]
     if rep["problems"]:
         H.append('<div class="warn">Input problems<ul>%s</ul></div>' % "".join(
             '<li class="problem"><code>%s</code>: %s</li>' % (e(p["file"]), e(p["problem"]))
@@ -128,6 +125,8 @@ def compare_tables(rep):
 
 def one_run_tables(rep):
     H = ['<h2 id="kernels">Cases of %s</h2>' % e(rep["columns"][0])]
+    if fmt.parts_note(rep):
+        H.append("<p>%s</p>" % e(fmt.parts_note(rep)))
     for i, g in enumerate(rep["workloads"]):
         H.append("<h3>%s</h3>" % e(kernels.workload_title(g)))
         head, rows, cells = kernels.one_run_table(g)

@@ -29,10 +29,7 @@ def _head(rep, w):
     w("generated %s; baseline %s; every comparison, metric and environment setting: %s"
       % (rep["generated"], rep.get("baseline", "-"), DETAILS))
     w("")
-    w(fmt.text_table(
-        ["run", "kernel", "accel", "records", "complete", "folder"],
-        [[("*" if r["baseline"] else " ") + r["label"], r["kernel"] or "?", r["accel"] or "?",
-          r["records"], fmt.completeness(r), r["path"]] for r in rep["runs"]]))
+    w(fmt.text_table(fmt.RUN_HEADERS, fmt.run_rows(rep)))
     w("")
     if rep["problems"]:
         _title(w, "Input problems")
@@ -70,6 +67,8 @@ def compare_tables(rep, w):
 def one_run_tables(rep, w):
     _title(w, "Cases of %s" % rep["columns"][0])
     w("one run only: nothing compared; give two or more folders to compare runs")
+    if fmt.parts_note(rep):
+        w("\n".join(textwrap.wrap(fmt.parts_note(rep), 100)))
     w("")
     for g in rep["workloads"]:
         w(kernels.workload_title(g))
