@@ -47,7 +47,7 @@ RUN_OUT ?= results/quick-$(shell date +%Y%m%d-%H%M%S)
 RUN_KERNEL ?= 7.2
 run:
 	scripts/install-deps --quiet
-	$(MAKE) all
+	$(MAKE) -j$(shell nproc) all
 	scripts/quickrun --out $(RUN_OUT) --kernel $(RUN_KERNEL)
 
 test:

@@ -101,11 +101,16 @@ def run_rows(rep):
         rows.append([("*" if r["baseline"] else " ") + r["label"], r["kernel"] or whole,
                      r["accel"] or whole, r["records"], completeness(r), r["path"]])
         for p in r.get("parts") or []:
-            state = "yes" if p["status"] == "pass" else p["status"] + (
-                ": " + p["reason"] if p["reason"] else "")
             rows.append(["  part %s: %s" % (p["name"], p["where"]), p["kernel"] or "-",
-                         p["accel"] or "-", p["records"], state, p["path"] or "-"])
+                         p["accel"] or "-", p["records"],
+                         "yes" if p["status"] == "pass" else p["status"], p["path"] or "-"])
     return rows
+
+
+def part_problems(rep):
+    """'part guest: skip: why' for each part of a run that did not pass."""
+    return ["part %s of %s: %s: %s" % (p["name"], r["label"], p["status"], p["reason"] or "?")
+            for r in rep["runs"] for p in r.get("parts") or [] if p["status"] != "pass"]
 
 
 def parts_note(rep):

@@ -84,6 +84,7 @@ def _head(rep):
          "setting in the sections below the tables (and report-details.md)</p>"
          % (e(rep["generated"]), e(rep.get("baseline", "-"))),
          table(fmt.RUN_HEADERS, fmt.run_rows(rep))]
+    H += ['<p class="problem">%s</p>' % e(line) for line in fmt.part_problems(rep)]
     if rep["problems"]:
         H.append('<div class="warn">Input problems<ul>%s</ul></div>' % "".join(
             '<li class="problem"><code>%s</code>: %s</li>' % (e(p["file"]), e(p["problem"]))

@@ -30,6 +30,9 @@ def _head(rep, w):
       % (rep["generated"], rep.get("baseline", "-"), DETAILS))
     w("")
     w(fmt.text_table(fmt.RUN_HEADERS, fmt.run_rows(rep)))
+    for line in fmt.part_problems(rep):
+        w("\n".join(textwrap.wrap(line, 100, subsequent_indent="    ",
+                                   break_on_hyphens=False)))
     w("")
     if rep["problems"]:
         _title(w, "Input problems")

@@ -90,7 +90,8 @@ def test_make_run_covers_every_pillar():
         report = f.read()
     guest = parts["guest"]
     if guest["status"] == "skip":
-        assert guest["reason"].strip() and guest["reason"] in report, guest
+        assert guest["reason"].strip() and " ".join(guest["reason"].split()) in " ".join(
+            report.split()), guest
         assert p.returncode == 0, tail
         raise Skip("the guest part is a skip here, with its reason recorded: "
                    + guest["reason"])
@@ -130,6 +131,7 @@ def test_vm_part_skip_without_qemu():
     assert parts["host"]["status"] == "pass" and _records(os.path.join(run_out, "host")), tail
     with open(os.path.join(run_out, "report", "report.md")) as f:
         report = f.read()
-    assert "part guest" in report and "qemu-system-x86_64 not found" in report, report[:2000]
+    assert "part guest" in report and " ".join(guest["reason"].split()) in " ".join(
+        report.split()), report[:2000]
     assert p.returncode == 0, tail
     return guest["reason"]
