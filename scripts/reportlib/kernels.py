@@ -20,6 +20,8 @@ workloads record for per-kernel behaviour (an EOPNOTSUPP from a long-term
 pin, a mapping that came out 4 KiB off).
 """
 
+import re
+
 from . import stats
 from .fmt import change, num
 from .load import case_name
@@ -308,3 +310,55 @@ def one_run_table(group):
                     + ["; ".join(c["notes"])])
         cells.append(c)
     return head, rows, cells
+
+
+SUMMARY_HEADERS = ["workload", "where", "cases", "headline figures", "behaviour"]
+
+
+def summary_rows(rep, most=4):
+    """One run: a row per workload (pillars first): where its cases ran,
+    their statuses, the headline figures of those that passed (up to
+    `most`, in table order) and what the kernel did, so that the first
+    screen shows every pillar; the per-workload tables follow."""
+    rows = []
+    for g in rep["workloads"]:
+        cases = g["cases"]
+        ran = [r for r in cases if r["cells"][0]["status"] != "skip"] or cases
+        count = {}
+        for r in cases:
+            st = r["cells"][0]["status"]
+            count[st] = count.get(st, 0) + 1
+        passed = [r for r in cases if r["cells"][0]["status"] == "pass"]
+        figs = _labelled_figures(passed)
+        more = " (+%d more)" % (len(figs) - most) if len(figs) > most else ""
+        units = {r.get("unit") or "" for r in passed}
+        seen = []
+        for r in ran:
+            b = r["cells"][0]["behaviour"]
+            text = ", ".join(x for x in (("pmd " + b["pmd share"]) if b["pmd share"] else "",
+                                         b["fallback"], ("errno " + b["errno"]) if b["errno"]
+                                         else "", b["behaviour"]) if x and x != "ok")
+            if text and text not in seen:
+                seen.append(text)
+        rows.append([g["workload"],
+                     ", ".join(dict.fromkeys(r.get("where") or "-" for r in ran)),
+                     ", ".join("%d %s" % (n, st) for st, n in count.items()),
+                     "; ".join(figs[:most]) + more + (" " + units.pop() if len(units) == 1
+                                                       else ""), "; ".join(seen)])
+    return rows
+
+
+def _labelled_figures(rows):
+    """'buffer=pinned 61.98', a figure per case labelled with what sets
+    the case apart from the workload's other cases (the unit follows once
+    when all share it, else after each figure)."""
+    toks = [re.split("[/,]", r["short"]) for r in rows]
+    common = set.intersection(*map(set, toks)) if toks else set()
+    one_unit = len({r.get("unit") or "" for r in rows}) == 1
+    out = []
+    for r, t in zip(rows, toks):
+        label = ",".join(x for x in t if x not in common)
+        fig = num(r["cells"][0]["value"], r.get("unit")) + (
+            "" if one_unit or not r.get("unit") else " " + r["unit"])
+        out.append((label + " " if label else "") + fig)
+    return out

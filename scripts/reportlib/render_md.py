@@ -68,6 +68,9 @@ def compare_tables(rep, w):
 
 
 def one_run_tables(rep, w):
+    _title(w, "Summary of %s: a row per workload, every case below" % rep["columns"][0])
+    w(fmt.text_table(kernels.SUMMARY_HEADERS, kernels.summary_rows(rep)))
+    w("")
     _title(w, "Cases of %s" % rep["columns"][0])
     w("one run only: nothing compared; give two or more folders to compare runs")
     if fmt.parts_note(rep):
