@@ -88,6 +88,44 @@ def completeness(run):
     return "yes" if run["complete"] else "NO"
 
 
+RUN_HEADERS = ["run", "kernel", "accel", "records", "complete", "folder"]
+
+
+def run_rows(rep):
+    """The runs table of a report's head: a row per run; a run made of parts
+    (make run: host and guest) has a row per part below it, saying where the
+    part ran, its kernel and accelerator, or why it did not run."""
+    rows = []
+    for r in rep["runs"]:
+        whole = "(parts)" if r.get("parts") else "?"
+        rows.append([("*" if r["baseline"] else " ") + r["label"], r["kernel"] or whole,
+                     r["accel"] or whole, r["records"], completeness(r), r["path"]])
+        for p in r.get("parts") or []:
+            rows.append(["  part %s: %s" % (p["name"], p["where"]), p["kernel"] or "-",
+                         p["accel"] or "-", p["records"],
+                         "yes" if p["status"] == "pass" else p["status"], p["path"] or "-"])
+    return rows
+
+
+def part_problems(rep):
+    """'part guest: skip: why' for each part of a run that did not pass."""
+    return ["part %s of %s: %s: %s" % (p["name"], r["label"], p["status"], p["reason"] or "?")
+            for r in rep["runs"] for p in r.get("parts") or [] if p["status"] != "pass"]
+
+
+def parts_note(rep):
+    """The line under a one-run table head when the run is made of parts."""
+    parts = [p for r in rep["runs"] for p in r.get("parts") or []]
+    if not parts:
+        return None
+    tcg = [p["name"] for p in parts if p["accel"] == "tcg"]
+    return ("where: the part each case ran in (the runs table above gives its kernel and "
+            "accelerator)" + ("; %s ran under TCG (software emulation): its timings measure "
+                              "the emulator as much as the kernel, read them as ratios within "
+                              "that part, never against the host" % " and ".join(tcg)
+                              if tcg else ""))
+
+
 def text_table(headers, rows, align=None):
     """Plain fixed-width table; align is a string of 'l'/'r' per column."""
     cols = len(headers)

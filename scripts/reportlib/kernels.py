@@ -20,6 +20,8 @@ workloads record for per-kernel behaviour (an EOPNOTSUPP from a long-term
 pin, a mapping that came out 4 KiB off).
 """
 
+import re
+
 from . import stats
 from .fmt import change, num
 from .load import case_name
@@ -49,6 +51,14 @@ LEGEND = ("R regressed, I improved, ? noisy (the data cannot tell), = unchanged;
           "the change is against the baseline")
 
 BEHAVIOUR_COLUMNS = ("pmd share", "fallback", "errno", "behaviour", "counters")
+
+# The order of the workload tables: the pillars faultline exists for first
+# (DAX, pin/COW, notifiers vs pins, migration), then the cost of GUP and of
+# plain faults, so that the first screen of a report shows each pillar.
+# Workloads not listed follow in the order the runs recorded them.
+PILLAR_ORDER = ("dax-populate", "dax-gup", "cow-pin", "cow-race", "notifier-vs-pinned",
+                "numa-migrate", "device-migrate", "device-exclusive", "gup-bench",
+                "gup-user", "populate", "fault-scale", "fault-scale-file")
 
 
 def counters_text(rec):
@@ -217,7 +227,8 @@ def build(rep, cols, keys, status_of):
         cells = []
         for i, (r, x) in enumerate(zip(cols, recs)):
             cells.append(_cell(index, name, r.label, i == 0, x, status_of(x), head))
-        row = {"case": name, "short": short_case(name, wl), "headline": head, "cells": cells}
+        row = {"case": name, "short": short_case(name, wl), "headline": head, "cells": cells,
+               "where": first.get("_where")}
         if head:
             _, _, row["unit"] = figure(recs[0] or first, head["metric"])
             if row["unit"] is None:
@@ -230,7 +241,9 @@ def build(rep, cols, keys, status_of):
                            "values": texts, "differs": len(set(texts)) > 1})
         if len(cols) > 1 and recs[0] is not None:
             changes += counter_changes(name, wl, row["short"], recs, [r.label for r in cols])
-    rep["workloads"] = [_group(wl, rows) for wl, rows in groups.items()]
+    order = sorted(groups, key=lambda wl: PILLAR_ORDER.index(wl) if wl in PILLAR_ORDER
+                   else len(PILLAR_ORDER))
+    rep["workloads"] = [_group(wl, groups[wl]) for wl in order]
     rep["behaviour_matrix"] = matrix
     rep["counter_changes"] = changes
     if len(cols) == 1:
@@ -323,17 +336,73 @@ def workload_title(group):
 
 def one_run_table(group):
     """(headers, rows, cells) of one run's cases of a workload: headline
-    figure, status, the behaviour columns any case has, the reason."""
+    figure, status, the behaviour columns any case has, the reason; where
+    each case ran when the run is made of parts (host and guest).  Cases
+    that ran come before the skipped ones."""
     bcols = [b for b in BEHAVIOUR_COLUMNS
              if any(r["cells"][0]["behaviour"][b] for r in group["cases"])]
-    head = ["case", "status", "median", "cv", "unit"] + bcols + ["reason"]
+    where = any(r.get("where") for r in group["cases"])
+    head = ["case"] + (["where"] if where else []) + ["status", "median", "cv", "unit"] \
+        + bcols + ["reason"]
     rows, cells = [], []
-    for r in group["cases"]:
+    for r in sorted(group["cases"], key=lambda r: r["cells"][0]["status"] == "skip"):
         c = r["cells"][0]
-        rows.append([r["label"]] +
+        rows.append([r["label"]] + ([r.get("where") or ""] if where else []) +
                     [c["status"], num(c["value"], r.get("unit")),
                      "-" if c["cv"] is None else "%.1f%%" % (c["cv"] * 100),
                      r.get("unit") or ""] + [c["behaviour"][b] for b in bcols]
                     + ["; ".join(c["notes"])])
         cells.append(c)
     return head, rows, cells
+
+
+SUMMARY_HEADERS = ["workload", "where", "cases", "headline figures", "behaviour"]
+
+
+def summary_rows(rep, most=4):
+    """One run: a row per workload (pillars first): where its cases ran,
+    their statuses, the headline figures of those that passed (up to
+    `most`, in table order) and what the kernel did, so that the first
+    screen shows every pillar; the per-workload tables follow."""
+    rows = []
+    for g in rep["workloads"]:
+        cases = g["cases"]
+        ran = [r for r in cases if r["cells"][0]["status"] != "skip"] or cases
+        count = {}
+        for r in cases:
+            st = r["cells"][0]["status"]
+            count[st] = count.get(st, 0) + 1
+        passed = [r for r in cases if r["cells"][0]["status"] == "pass"]
+        figs = _labelled_figures(passed)
+        more = " (+%d more)" % (len(figs) - most) if len(figs) > most else ""
+        units = {r.get("unit") or "" for r in passed}
+        seen = []
+        for r in ran:
+            b = r["cells"][0]["behaviour"]
+            text = ", ".join(x for x in (("pmd " + b["pmd share"]) if b["pmd share"] else "",
+                                         b["fallback"], ("errno " + b["errno"]) if b["errno"]
+                                         else "", b["behaviour"]) if x and x != "ok")
+            if text and text not in seen:
+                seen.append(text)
+        rows.append([g["workload"],
+                     ", ".join(dict.fromkeys(r.get("where") or "-" for r in ran)),
+                     ", ".join("%d %s" % (n, st) for st, n in count.items()),
+                     "; ".join(figs[:most]) + more + (" " + units.pop() if len(units) == 1
+                                                       else ""), "; ".join(seen)])
+    return rows
+
+
+def _labelled_figures(rows):
+    """'buffer=pinned 61.98', a figure per case labelled with what sets
+    the case apart from the workload's other cases (the unit follows once
+    when all share it, else after each figure)."""
+    toks = [re.split("[/,]", r["short"]) for r in rows]
+    common = set.intersection(*map(set, toks)) if toks else set()
+    one_unit = len({r.get("unit") or "" for r in rows}) == 1
+    out = []
+    for r, t in zip(rows, toks):
+        label = ",".join(x for x in t if x not in common)
+        fig = num(r["cells"][0]["value"], r.get("unit")) + (
+            "" if one_unit or not r.get("unit") else " " + r["unit"])
+        out.append((label + " " if label else "") + fig)
+    return out

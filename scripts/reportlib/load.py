@@ -14,7 +14,7 @@ import os
 import re
 import zlib
 
-KNOWN_MAJOR = {"faultline.run": 1, "faultline.record": 1}
+KNOWN_MAJOR = {"faultline.run": 1, "faultline.record": 1, "faultline.parts": 1}
 STATUSES = ("pass", "fail", "skip", "error")
 
 
@@ -74,6 +74,7 @@ class Run:
         self.lines = 0
         self.members = [path]     # folders pooled into this column (A+B+C)
         self.fleet = None         # fleet-status.json of the host that ran it
+        self.parts = []           # a folder made of parts: each part's origin
 
     def problem(self, fname, text):
         self.problems.append((fname, text))
@@ -100,7 +101,7 @@ class Run:
             "accel": self.accel, "start": m.get("start"), "end": m.get("end"),
             "faultline_version": m.get("faultline_version"),
             "complete": self.complete, "records": len(self.records),
-            "usable": self.usable, "members": self.members,
+            "usable": self.usable, "members": self.members, "parts": self.parts,
             "problems": ["%s: %s" % p for p in self.problems],
             "fleet": self.fleet,
         }
@@ -362,13 +363,79 @@ def load_run(path):
                     % (run.fleet["host"], run.fleet["status"], run.fleet["reason"]))
         run.usable = False
         return run
-    _load_meta(run)
-    if not run.usable:
-        return run
-    _load_records(run)
+    parts = find_file(path, "parts.json")
+    if parts and not find_file(path, "results.jsonl"):
+        _load_parts(run, parts)
+    else:
+        _load_meta(run)
+        if not run.usable:
+            return run
+        _load_records(run)
     if not run.records:
         run.usable = False
     return run
+
+
+# ---- a folder made of parts -------------------------------------------------
+#
+# `make run` (scripts/quickrun) writes one folder holding the host's run and a
+# guest's run as sub-folders, and parts.json naming them: {"schema":
+# "faultline.parts/1", "parts": [{"name", "folder", "where", "status",
+# "reason", ...}]}.  It reads as one run: the records of every part, each
+# marked with the part it came from ("_part"), the kernel and accelerator of
+# each part kept in run.parts, the environment of each under its part's name.
+
+def _read_manifest(run, fname):
+    try:
+        data, damaged = read_bytes(fname)
+        m = json.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        run.problem(fname, "unreadable: %s" % e)
+        return None
+    bad = schema_problem(m, "faultline.parts") or (
+        None if isinstance(m.get("parts"), list) else "no \"parts\" list")
+    if damaged or bad:
+        run.problem(fname, (damaged or bad) + ": folder refused")
+        return None
+    return [p for p in m["parts"] if isinstance(p, dict) and isinstance(p.get("name"), str)]
+
+
+def _load_parts(run, fname):
+    manifest = _read_manifest(run, fname)
+    if manifest is None:
+        run.usable = False
+        return
+    metas = []
+    for p in manifest:
+        name = p["name"]
+        info = {"name": name, "where": str(p.get("where") or ""),
+                "status": str(p.get("status") or "?"), "reason": str(p.get("reason") or ""),
+                "path": None, "kernel": None, "accel": None, "records": 0}
+        run.parts.append(info)
+        if not isinstance(p.get("folder"), str):
+            continue
+        sub = load_run(os.path.join(run.path, p["folder"]))
+        info.update(path=sub.path, kernel=sub.kernel, accel=sub.accel, records=len(sub.records))
+        run.problems.extend(sub.problems)
+        run.complete = run.complete and sub.complete
+        if sub.meta:
+            metas.append((name, sub.meta))
+        where = name + (" (%s)" % sub.accel if sub.accel in ("tcg", "kvm") else "")
+        for k in sub.order:
+            rec = sub.records[k]
+            rec["_part"], rec["_where"] = name, where
+            key = k if k not in run.records else k + ("@" + name,)
+            run.records[key] = rec
+            run.order.append(key)
+    if metas:
+        first = metas[0][1]
+        run.meta = {"schema": first.get("schema"), "run_id": first.get("run_id"),
+                    "start": first.get("start"), "end": metas[-1][1].get("end"),
+                    "faultline_version": first.get("faultline_version"),
+                    # the physical reference: the first part's (the host's)
+                    "calibration": first.get("calibration")}
+        for k in ("env", "options", "placement", "prepare"):
+            run.meta[k] = {name: m.get(k) for name, m in metas if m.get(k) is not None}
 
 
 def assign_labels(runs, labels=None):

@@ -26,6 +26,7 @@ min-width:22em;max-width:36em}
 table.one td,table.one th{white-space:nowrap}table.one td:first-child{white-space:normal;
 overflow-wrap:anywhere;min-width:22em;max-width:34em}
 table.one td:last-child{white-space:normal;min-width:12em;max-width:30em}
+table.sum td:nth-child(-n+3){white-space:nowrap}
 table.bm td:first-child{overflow-wrap:anywhere;min-width:20em;max-width:32em}
 .regressed{background:#fdd}.improved{background:#dfd}.noisy{background:#fff6dc}
 .unchanged{}.info{color:#777}.notpass{background:#eee;font-weight:bold}
@@ -83,10 +84,8 @@ def _head(rep):
          "<p>generated %s; baseline <b>%s</b>; every comparison, metric and environment "
          "setting in the sections below the tables (and report-details.md)</p>"
          % (e(rep["generated"]), e(rep.get("baseline", "-"))),
-         table(["run", "kernel", "accel", "records", "complete", "folder"],
-               [[("* " if r["baseline"] else "") + r["label"], r["kernel"] or "?",
-                 r["accel"] or "?", r["records"], fmt.completeness(r), r["path"]]
-                for r in rep["runs"]])]
+         table(fmt.RUN_HEADERS, fmt.run_rows(rep))]
+    H += ['<p class="problem">%s</p>' % e(line) for line in fmt.part_problems(rep)]
     fleet = fmt.fleet_rows(rep)
     if fleet:
         H += ["<h2>Fleet hosts</h2>", table(fmt.FLEET_HEAD, fleet)]
@@ -130,7 +129,11 @@ def compare_tables(rep):
 
 
 def one_run_tables(rep):
-    H = ['<h2 id="kernels">Cases of %s</h2>' % e(rep["columns"][0])]
+    H = ["<h2>Summary of %s: a row per workload, every case below</h2>" % e(rep["columns"][0]),
+         table(kernels.SUMMARY_HEADERS, kernels.summary_rows(rep), cls="sum"),
+         '<h2 id="kernels">Cases of %s</h2>' % e(rep["columns"][0])]
+    if fmt.parts_note(rep):
+        H.append("<p>%s</p>" % e(fmt.parts_note(rep)))
     for i, g in enumerate(rep["workloads"]):
         H.append("<h3>%s</h3>" % e(kernels.workload_title(g)))
         head, rows, cells = kernels.one_run_table(g)

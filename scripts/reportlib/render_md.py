@@ -29,10 +29,10 @@ def _head(rep, w):
     w("generated %s; baseline %s; every comparison, metric and environment setting: %s"
       % (rep["generated"], rep.get("baseline", "-"), DETAILS))
     w("")
-    w(fmt.text_table(
-        ["run", "kernel", "accel", "records", "complete", "folder"],
-        [[("*" if r["baseline"] else " ") + r["label"], r["kernel"] or "?", r["accel"] or "?",
-          r["records"], fmt.completeness(r), r["path"]] for r in rep["runs"]]))
+    w(fmt.text_table(fmt.RUN_HEADERS, fmt.run_rows(rep)))
+    for line in fmt.part_problems(rep):
+        w("\n".join(textwrap.wrap(line, 100, subsequent_indent="    ",
+                                   break_on_hyphens=False)))
     w("")
     fleet = fmt.fleet_rows(rep)
     if fleet:
@@ -73,8 +73,13 @@ def compare_tables(rep, w):
 
 
 def one_run_tables(rep, w):
+    _title(w, "Summary of %s: a row per workload, every case below" % rep["columns"][0])
+    w(fmt.text_table(kernels.SUMMARY_HEADERS, kernels.summary_rows(rep)))
+    w("")
     _title(w, "Cases of %s" % rep["columns"][0])
     w("one run only: nothing compared; give two or more folders to compare runs")
+    if fmt.parts_note(rep):
+        w("\n".join(textwrap.wrap(fmt.parts_note(rep), 100)))
     w("")
     for g in rep["workloads"]:
         w(kernels.workload_title(g))

@@ -12,16 +12,20 @@ STATUSES = {"pass", "fail", "skip", "error"}
 
 
 def test_quick_suite_completes():
-    """`make run`: quick.job, every record has a status, every non-pass a
-    reason, the cases it promises pass here, and its report is written."""
-    out = os.path.join(tempfile.mkdtemp(prefix="fl-make-run-"), "quick")
-    p = subprocess.run(["make", "-s", "-C", ROOT, "run", f"RUN_OUT={out}"],
-                       capture_output=True, text=True, timeout=900)
+    """`make run`'s host part: quick.job, every record has a status, every
+    non-pass a reason, the cases it promises pass here, and its report is
+    written.  The guest part is left out (FAULTLINE_SKIP_VM):
+    test_make_run covers it."""
+    top = os.path.join(tempfile.mkdtemp(prefix="fl-make-run-"), "quick")
+    p = subprocess.run(["make", "-s", "-C", ROOT, "run", f"RUN_OUT={top}"],
+                       capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, FAULTLINE_SKIP_VM="1"))
     assert p.returncode == 0, f"make run: exit {p.returncode}\n{p.stdout[-1500:]}\n{p.stderr[-1500:]}"
+    out = os.path.join(top, "host")
     recs, run = read_records(out), read_run(out)
     for f in ("report.md", "report.html", "report.json"):
-        assert os.path.getsize(os.path.join(out, "report", f)) > 0, f
-    with open(os.path.join(out, "report", "report.md")) as f:
+        assert os.path.getsize(os.path.join(top, "report", f)) > 0, f
+    with open(os.path.join(top, "report", "report.md")) as f:
         assert "one run only" in f.read()
     assert run["complete"] is True and run["exit_status"] == 0, run.get("exit_status")
     assert run["calibration"]["memset_GBps"] > 0
