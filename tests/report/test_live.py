@@ -149,8 +149,8 @@ class TestLive(Tmp):
             fl, cs = _flagged(rep)
             lines.append("  single %s vs %s: %d of %d flagged (memset %.1f vs %.1f GB/s)%s"
                          % (b, a, len(fl), len(cs), self.calibration(a), self.calibration(b),
-                            "".join("\n    %s %s %s %+.1f%%" % (c["verdict"], c["case"],
-                                                               c["metric"], c["change_pct"])
+                            "".join("\n    %s %s %s %s%%" % (c["verdict"], c["case"],
+                                                             c["metric"], c["change_pct"])
                                     for c in fl)))
         rep, md, _, _ = self.run_report([self.pooled("N1", "N3", "N5"),
                                          self.pooled("N2", "N4", "N6")], "--no-html")
