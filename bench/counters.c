@@ -37,6 +37,7 @@ struct fl_counters {
 	json_t *vm_reps;		/* counter -> [delta per measured repetition] */
 	json_t *pf_reps;
 	uint64_t mark_ns, marks;	/* what reading the counters costs */
+	unsigned unchecked;		/* repetitions whose excess others may have caused */
 };
 
 struct fl_counters *fl_counters_new(const struct workload *wl, unsigned nr_workers)
@@ -184,6 +185,24 @@ void fl_counters_annotate(struct fl_counters *k, struct fl_case *c, uint64_t ops
 		snprintf(c->reason + len, sizeof(c->reason) - len, ")");
 }
 
+/*
+ * /proc/vmstat is system-wide, so other processes can only add to a
+ * counter: a figure below the expectation is the case's own, one above it
+ * is the case's only when nobody else faulted meanwhile.  The workers' own
+ * perf page-fault count against the system's pgfault says whether someone
+ * did (more than 1% besides the workers, and more than a few).
+ */
+static bool others_faulted(const struct fl_counters *k)
+{
+	uint64_t sys, own;
+
+	if (!k->pf_ok[PF_FAULTS] || !k->vmstat_ok || !(k->delta.present & (1u << FL_VS_pgfault)))
+		return false;
+	sys = k->delta.v[FL_VS_pgfault];
+	own = k->pf_delta[PF_FAULTS];
+	return sys > own && sys - own > 64 && sys - own > own / 100;
+}
+
 static void check_evidence(struct fl_counters *k, struct fl_case *c, unsigned rep, uint64_t ops,
 			   uint64_t bytes)
 {
@@ -196,11 +215,16 @@ static void check_evidence(struct fl_counters *k, struct fl_case *c, unsigned re
 			continue;
 		evidence_name(k->wl, e, name, sizeof(name));
 		fl_metrics_push(c->metrics, name, "count", FL_INFORMATIONAL, v);
-		if (e->check && fabs(v - e->expect) > e->tol && c->status == FL_PASS)
-			fl_case_fail(c, "kernel counter %s was %.3f in repetition %u, expected %.3g +- %.3g (%s)",
-				     name, v, rep + 1, e->expect, e->tol,
-				     worker ? "the workers' perf page-fault count"
-					    : "system-wide /proc/vmstat: a quiet machine is assumed");
+		if (!e->check || fabs(v - e->expect) <= e->tol || c->status != FL_PASS)
+			continue;
+		if (!worker && v > e->expect && others_faulted(k)) {
+			k->unchecked++;
+			continue;
+		}
+		fl_case_fail(c, "kernel counter %s was %.3f in repetition %u, expected %.3g +- %.3g (%s)",
+			     name, v, rep + 1, e->expect, e->tol,
+			     worker ? "the workers' perf page-fault count"
+				    : "system-wide /proc/vmstat, no other process faulting meanwhile");
 	}
 }
 
@@ -234,6 +258,10 @@ json_t *fl_counters_json(struct fl_counters *k)
 		      "vmstat", k->vm_reps, "workers", k->pf_reps, "workers_unavailable", why);
 	if (!k->vmstat_ok)
 		json_object_set_new(o, "vmstat_unavailable", json_string(k->vmstat_why));
+	if (k->unchecked)
+		json_object_set_new(o, "unchecked", json_sprintf(
+			"%u time(s) a system-wide counter exceeded its expectation while other processes took page faults: not held against the case",
+			k->unchecked));
 	/* Two reads per repetition, both outside its timed region (barriers B2, C1). */
 	if (k->marks)
 		json_object_set_new(o, "sample_ns", json_real((double)k->mark_ns / (double)k->marks));
