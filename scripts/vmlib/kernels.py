@@ -6,6 +6,7 @@ to boot and the modules beside it.
   debian:SUITE          that suite's linux-image-amd64
   build:VERSION[+kasan] Debian's linux-source-VERSION built (kbuild.py)
   path:DIR              a built tree or install dir (bzImage, lib/modules)
+  git:PATH@REV[+kasan]  a local git tree built at REV (kgit.py)
 
     k = kernels.fetch("6.12")     # root made or reused, k.vmlinuz, k.release
 """
@@ -36,6 +37,7 @@ class Kernel:
         self.kdir_host = None   # extra host dir bind-mounted for path:/build:
         self.selftests = None   # host dir with built mm selftests
         self.build_dir = None   # faultline + driver build for this kernel
+        self.source = None      # where it came from (run.json vm.kernel)
         self.notes = {}
 
 
@@ -60,13 +62,20 @@ def parse_kernel(spec, kasan=False):
                    "build")
         k.version, k.variant = ver, var
         return k
+    if s.startswith("git:"):
+        from . import kgit
+        tree, rev, var = kgit.parse(s, kasan)
+        k = Kernel(s, f"git-{tree.name}", None, "git")
+        k.tree, k.rev, k.variant = tree, rev, var
+        return k
     if s.startswith("path:"):
         d = Path(s[len("path:"):]).expanduser()
         if not d.is_dir():
             raise UsageError(f"kernel spec {spec!r}: {d} is not a directory")
         return Kernel(s, "path-" + d.resolve().name, None, "path")
     raise UsageError(f"unknown kernel spec {spec!r} (use 5.10, 6.1, 6.12, "
-                     "7.2, debian:SUITE, build:VERSION or path:DIR)")
+                     "7.2, debian:SUITE, build:VERSION, git:PATH@REV or "
+                     "path:DIR)")
 
 
 def check_kernels(ks):
@@ -99,6 +108,9 @@ def resolve_kernel(k, a=None):
     elif k.kind == "build":
         from . import kbuild
         kbuild.resolve(k, a)
+    elif k.kind == "git":
+        from . import kgit
+        kgit.resolve(k, a)
     else:
         resolve_path_kernel(k)
     return k
