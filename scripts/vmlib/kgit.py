@@ -168,7 +168,7 @@ def build(k, td, bname, rd, frags, base, version):
         steps.append(("configure", f"{cfg} && scripts/kconfig/merge_config.sh"
                       f" -m -O $O $O/.config {names}"))
     jobs = os.environ.get("FAULTLINE_KBUILD_JOBS", "2")
-    make = f'make O=$O CC="ccache gcc" HOSTCC="ccache gcc"'
+    make = 'make O=$O CC="ccache gcc" HOSTCC="ccache gcc"'
     inst = rd / "install"
     steps += [
         ("compile", f"{make} olddefconfig && {make} -j{jobs} bzImage modules"),

@@ -30,11 +30,10 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import fixtures as F  # noqa: E402
 
 try:
-    from reportlib import load  # noqa: E402
+    from reportlib import compare, load  # noqa: E402  (scipy)
     from vmlib import bisect, runner  # noqa: E402
     from vmlib.common import UsageError, VmError  # noqa: E402
-    import scipy  # noqa: E402,F401
-    NO_SCIPY = None
+    NO_SCIPY = None if compare else "reportlib.compare missing"
 except ImportError as exc:
     NO_SCIPY = "%s under %s: run with /usr/bin/python3 (python3-scipy)" % (
         exc, sys.executable)
