@@ -283,11 +283,11 @@ def cmd_bisect(a):
         REPO / "results" / f"bisect-{ts}")
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not empty: choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    b = Bisection(a, out)
+    b = Bisection(a, out)  # the tree and both revisions must resolve
     b.job, b.section = job, section
     runner.check_host()
     check_kernels([parse_kernel(f"git:{b.tree}@{b.good}", a.kasan)])
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     b.say(f"bisect {b.tree}: good {b.good[:12]} {b.good_subject!r}, bad "
           f"{b.bad[:12]} {b.bad_subject!r}; case {a.case!r} ({b.mode}"

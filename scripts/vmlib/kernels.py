@@ -159,3 +159,8 @@ def clean_kernel(k):
         for p in d.glob(f"{k.label}-*"):
             shutil.rmtree(p, ignore_errors=True)
             log(f"removed {p}")
+    elif k.kind == "git":
+        from . import kgit
+        p = kgit.tree_dir(k.tree)
+        shutil.rmtree(p, ignore_errors=True)
+        log(f"removed {p} (the tree's clone, build directory, ccache)")

@@ -190,7 +190,7 @@ def build(k, td, bname, rd, frags, base, version):
         shutil.rmtree(rd)
     rd.mkdir(parents=True)
     (td / "_install").rename(inst)
-    release = (inst / "release").read_text().strip()
+    release = (inst / "release").read_text().split()[-1]
     notes = {}
     unmet = kbuild.unmet_options(frags, (td / bname / ".config").read_text())
     if unmet:

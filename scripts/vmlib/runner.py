@@ -338,7 +338,7 @@ def cmd_cache(a):
     what = a.clean
     if what is None:
         print(f"cache: {c}")
-        for sub in ("roots", "images", "initramfs", "kernels", "apt",
+        for sub in ("roots", "images", "initramfs", "kernels", "git", "apt",
                     "build"):
             d = c / sub
             if d.exists():
@@ -348,16 +348,17 @@ def cmd_cache(a):
         return 0
     if what == "all":
         targets = [c / s for s in ("roots", "images", "initramfs", "kernels",
-                                   "apt", "build", "sources")]
-    elif what in ("roots", "images", "initramfs", "kernels", "apt", "build",
-                  "sources"):
+                                   "git", "apt", "build", "sources")]
+    elif what in ("roots", "images", "initramfs", "kernels", "git", "apt",
+                  "build", "sources"):
         targets = [c / what]
     elif SUITE_RE.match(what):
         roots.drop_root(what)
         targets = list((c / "images").glob(f"{what}-*"))
     else:
         raise UsageError(f"--clean {what!r}: use all, roots, images, "
-                         "initramfs, kernels, apt, build, sources or a suite")
+                         "initramfs, kernels, git, apt, build, sources or a "
+                         "suite")
     for t in targets:
         if t.is_dir():
             shutil.rmtree(t)

@@ -4,7 +4,8 @@ recorded results: no kernel is built or booted.
 decide() is fed results folders written as the engine writes them
 (fixtures.py); the git bisection runs on a small throw-away repository
 with each step's "run" replaced by fixture results chosen by commit, so
-the whole loop (endpoints, skips, the first bad commit) is exercised.
+the whole loop (endpoints, skips, the first bad commit) is exercised:
+only runner.run_kernel, the build and boot, is replaced.
 The gate runs reportlib's verdicts over fixture kernels of a matrix.
 """
 
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -133,30 +135,21 @@ class TestDecide(unittest.TestCase):
         self.assertIn(CASE, str(e.exception))
 
 
-class FakeBisection(bisect.Bisection if not NO_SCIPY else object):
-    """Each step's run is fixture results chosen by the commit's index."""
-
-    def __init__(self, a, out, results):
-        super().__init__(a, out)
-        self.results = results
-        self.order = subprocess.run(
-            ["git", "-C", str(self.tree), "rev-list", "--reverse", "HEAD"],
-            capture_output=True, text=True, check=True).stdout.split()
-
-    def run_step(self, role, sha):
-        n = len(self.steps)
-        d = self.out / f"{n:02d}-{role}-{sha[:12]}"
-        i = self.order.index(sha)
-        recs = self.results(i)
-        step = {"n": n, "role": role, "commit": sha, "subject": f"c{i}",
-                "dir": d.name, "seconds": 1, "kernel_seconds": 1,
-                "build_seconds": 1, "incremental": n > 0,
-                "error": None if recs is not None else "build failed",
-                "counts": {}}
-        if recs is not None:
-            write(str(d), recs)
-        self.steps.append(step)
-        return step, d
+def fake_run_kernel(order, results):
+    """runner.run_kernel as bisect.py calls it: the kernel resolves (its
+    source recorded as kgit does) and the run writes the fixture results
+    of the commit's index, or fails as a broken build does (None)."""
+    def run_kernel(k, a, job, out):
+        i = order.index(k.rev)
+        recs = results(i)
+        k.source = {"commit": k.rev, "build_seconds": 1,
+                    "incremental": i > 0}
+        if recs is None:
+            return {"phases": {"root": 1}, "error": "kernel build step "
+                    "compile failed", "counts": {}}
+        write(str(out), recs)
+        return {"phases": {"root": 1}, "counts": {"pass": 1}}
+    return run_kernel
 
 
 @unittest.skipIf(NO_SCIPY, NO_SCIPY)
@@ -184,14 +177,19 @@ class TestBisection(unittest.TestCase):
                                repeat=8)
         out = self.tmp / f"out{len(os.listdir(self.tmp))}"
         out.mkdir()
-        b = FakeBisection(a, out, results)
+        order = subprocess.run(
+            ["git", "-C", str(self.tree), "rev-list", "--reverse", "HEAD"],
+            capture_output=True, text=True, check=True).stdout.split()
+        b = bisect.Bisection(a, out)
         b.job, b.section = Path("suite.job"), "gup-bench"
         first, cands = None, []
-        try:
-            b.endpoints()
-            first, cands = b.bisect()
-        finally:
-            res = b.write(first, cands)
+        with mock.patch.object(runner, "run_kernel",
+                               fake_run_kernel(order, results)):
+            try:
+                b.endpoints()
+                first, cands = b.bisect()
+            finally:
+                res = b.write(first, cands)
         return res, b
 
     def test_status_bisection_skips_a_failed_build(self):
