@@ -65,8 +65,10 @@ def parse_kernel(spec, kasan=False):
     if s.startswith("git:"):
         from . import kgit
         tree, rev, var = kgit.parse(s, kasan)
-        k = Kernel(s, f"git-{tree.name}", None, "git")
+        sha, subject = kgit.commit_info(tree, rev)
+        k = Kernel(s, kgit.label(tree, sha, var), None, "git")
         k.tree, k.rev, k.variant = tree, rev, var
+        k.sha, k.subject = sha, subject
         return k
     if s.startswith("path:"):
         d = Path(s[len("path:"):]).expanduser()

@@ -93,11 +93,14 @@ def tree_dir(tree):
     return cache_dir() / "git" / f"{tree.name}-{h}"
 
 
+def label(tree, sha, variant):
+    """The kernel's label: per revision, so that faultline and the driver
+    are built (and cached) per revision too."""
+    return f"git-{tree.name}-{sha[:12]}" + (f"-{variant}" if variant else "")
+
+
 def resolve(k, a):
-    sha, subject = commit_info(k.tree, k.rev)
-    k.sha, k.subject = sha, subject
-    k.label = f"git-{k.tree.name}-{sha[:12]}" + (
-        f"-{k.variant}" if k.variant else "")
+    sha, subject = k.sha, k.subject
     version = tree_version(k.tree, sha)
     k.suite = suite_for(version)
     k.root = roots.ensure_root(k.suite)

@@ -44,10 +44,14 @@ def test_spec_parse_and_errors():
         k = kernels.parse_kernel(f"git:{t}@HEAD~1")
         assert (k.kind, k.tree, k.rev, k.variant) == ("git", t.resolve(),
                                                       "HEAD~1", "")
-        k = kernels.parse_kernel(f"git:{t}@main+kasan")
-        assert (k.rev, k.variant) == ("main", "kasan")
-        assert kernels.parse_kernel(f"git:{t}@v1", kasan=True).variant == \
+        assert k.subject == "base" and k.label == f"git-{t.name}-{k.sha[:12]}"
+        k = kernels.parse_kernel(f"git:{t}@HEAD+kasan")
+        assert (k.rev, k.variant, k.subject) == ("HEAD", "kasan", "mm: change")
+        assert k.label.endswith("-kasan")
+        assert kernels.parse_kernel(f"git:{t}@HEAD", kasan=True).variant == \
             "kasan"
+        assert "is not a commit" in raises(kernels.parse_kernel,
+                                           f"git:{t}@v9.9")
         assert "wants a tree and a revision" in raises(
             kernels.parse_kernel, f"git:{t}")
         assert "not a git work tree" in raises(
