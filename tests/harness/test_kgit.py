@@ -1,13 +1,16 @@
-"""git:PATH@REV kernel specs (scripts/vmlib/kgit.py) without a build:
-the spec's parse and its errors, the revision and version read from the
-tree, and the suite whose compiler fits the tree's version."""
+"""git:PATH@REV kernels (scripts/vmlib/kgit.py): the spec's parse and its
+errors, the revision and version read from the tree, the suite whose
+compiler fits the tree's version; and the build's orchestration (shared
+clone, O= directory, first and incremental builds, install, selftests,
+the user's tree untouched) on a fake tree whose Makefile only copies
+files, in the trixie root when there is one (seconds, no compiler)."""
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from hostlib import ROOT
+from hostlib import ROOT, Skip
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from vmlib import kernels, kgit  # noqa: E402
@@ -83,3 +86,88 @@ def test_tree_dir_is_per_path():
     assert kgit.tree_dir(a) == kgit.tree_dir(a)
     assert kgit.tree_dir(a) != kgit.tree_dir(b)
     assert kgit.tree_dir(a).name.startswith("linux-")
+
+
+FAKE_MAKEFILE = """VERSION = 6
+PATCHLEVEL = 12
+x86_64_defconfig kvm_guest.config:
+\tmkdir -p $(O) && echo "# $@" >> $(O)/.config
+olddefconfig:
+\ttouch $(O)/.config
+bzImage:
+\tmkdir -p $(O)/arch/x86/boot && cp version.txt $(O)/arch/x86/boot/bzImage
+\techo "$(CC)" > $(O)/cc.txt
+modules:
+modules_install:
+\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/6.12.0-fake
+\ttouch $(INSTALL_MOD_PATH)/lib/modules/6.12.0-fake/modules.dep
+kernelrelease:
+\t@echo 6.12.0-fake
+headers:
+\tmkdir -p $(O)/usr/include
+"""
+
+
+def fake_kernel_tree(d):
+    (d / "scripts/kconfig").mkdir(parents=True)
+    (d / "tools/testing/selftests/mm").mkdir(parents=True)
+    (d / "Makefile").write_text(FAKE_MAKEFILE)
+    m = d / "scripts/kconfig/merge_config.sh"  # -m -O DIR BASE FRAGS...
+    m.write_text('#!/bin/sh\nshift 3; b=$1; shift; cat "$@" >> "$b"\n')
+    m.chmod(0o755)
+    (d / "tools/testing/selftests/mm/Makefile").write_text(
+        "all:\n\tmkdir -p $(OUTPUT) && echo $(KHDR_INCLUDES) > "
+        "$(OUTPUT)/hmm-tests\n")
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    subprocess.run(["git", "-C", str(d), "init", "-q"], check=True)
+    for v in ("one", "two"):
+        (d / "version.txt").write_text(v + "\n")
+        subprocess.run(["git", "-C", str(d), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(d), "commit", "-q", "-m", v],
+                       env=env, check=True)
+
+
+def test_build_orchestration_on_a_fake_tree():
+    real = Path(os.environ.get("FAULTLINE_CACHE", "/var/cache/faultline"))
+    if os.geteuid() != 0:
+        raise Skip("needs root (chroot into the trixie root)")
+    if not (real / "roots/trixie/.complete").exists():
+        raise Skip(f"no trixie root in {real} (scripts/vm root trixie)")
+    old = os.environ.get("FAULTLINE_CACHE")
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        (d / "cache").mkdir()
+        (d / "cache/roots").symlink_to(real / "roots")
+        os.environ["FAULTLINE_CACHE"] = str(d / "cache")
+        try:
+            t = d / "linux"
+            fake_kernel_tree(t)
+            got = []
+            for rev in ("HEAD~1", "HEAD", "HEAD~1"):
+                k = kernels.fetch(f"git:{t}@{rev}")
+                got.append((k.vmlinuz.read_text().strip(),
+                            k.source["incremental"], k.release))
+            assert got == [("one", False, "6.12.0-fake"),
+                           ("two", True, "6.12.0-fake"),
+                           ("one", True, "6.12.0-fake")], got
+            td = kgit.tree_dir(t.resolve())
+            o = td / k.kdir[len("/srv/"):]
+            assert (o / "cc.txt").read_text().strip() == "ccache gcc"
+            assert "CONFIG_TEST_HMM=m" in (o / ".config").read_text()
+            assert (o / "faultline-rev").read_text().strip() == k.sha
+            assert (k.selftests / "hmm-tests").read_text().strip() == \
+                f"-isystem {k.kdir}/usr/include"
+            st = subprocess.run(["git", "-C", str(t), "status",
+                                 "--porcelain"], capture_output=True,
+                                text=True).stdout
+            assert st == "", st
+            head = subprocess.run(["git", "-C", str(t), "log", "-1",
+                                   "--format=%s"], capture_output=True,
+                                  text=True).stdout.strip()
+            assert head == "two", head
+        finally:
+            if old is None:
+                os.environ.pop("FAULTLINE_CACHE")
+            else:
+                os.environ["FAULTLINE_CACHE"] = old
