@@ -148,6 +148,7 @@ class Bisection:
         step = {"n": n, "role": role, "commit": sha, "subject": subject,
                 "dir": d.name, "seconds": round(time.monotonic() - t0),
                 "kernel_seconds": s.get("phases", {}).get("root"),
+                "faultline_seconds": s.get("phases", {}).get("build"),
                 "build_seconds": src.get("build_seconds"),
                 "incremental": src.get("incremental"),
                 "error": s.get("error"), "counts": s.get("counts")}
@@ -166,8 +167,9 @@ class Bisection:
         self.say(f"step {step['n']}: {step['decision']}: {step['why']} "
                  f"[{step['seconds']} s; kernel "
                  f"{step['kernel_seconds']} s"
-                 + (", incremental build" if step["incremental"] else "")
-                 + "]")
+                 + (" incremental" if step["incremental"] else "")
+                 + f", faultline and driver {step.get('faultline_seconds')}"
+                 " s]")
         return step["decision"]
 
     def endpoints(self):
@@ -246,13 +248,14 @@ def summary_md(res):
              f"{res['bad'][:12]}; suite {res['suite']} section "
              f"{res['section']}, --repeat {res['repeat']}", "",
              "| step | role | commit | subject | decision | why | step s "
-             "| kernel s |", "|---|---|---|---|---|---|---|---|"]
+             "| kernel s | faultline s |", "|---" * 9 + "|"]
     for s in res["steps"]:
-        lines.append("| %d | %s | %s | %s | %s | %s | %s | %s%s |" % (
+        lines.append("| %d | %s | %s | %s | %s | %s | %s | %s%s | %s |" % (
             s["n"], s["role"], s["commit"][:12], s["subject"],
             s.get("decision", "?"), s.get("why", "").replace("|", "/"),
             s["seconds"], s["kernel_seconds"],
-            " (incremental)" if s["incremental"] else ""))
+            " (incremental)" if s["incremental"] else "",
+            s.get("faultline_seconds")))
     lines.append("")
     if res["first_bad"]:
         lines.append(f"first bad commit: {res['first_bad']} "
