@@ -127,6 +127,28 @@ class TestDecide(unittest.TestCase):
         self.assertEqual(self.decide([gup("s", 0, status="error")], "metric",
                                      "get_ns_per_page")[0], "skip")
 
+    def test_tcg_spread_needs_a_threshold_above_the_noise_floor(self):
+        """gup-bench anon-4k ns/page as 8 repetitions of one TCG boot on a
+        loaded host recorded them (cv 140%): at 30% even the same values
+        are noisy (skip); at 500% they are unchanged, and the same values
+        plus GUP-fast's 20 us per page are a regression."""
+        tcg = [191.0, 3355.0, 176.0, 2565.0, 172.0, 502.0, 191.0, 168.0]
+
+        def rec(run_id, xs):
+            r = gup(run_id, 1)
+            m = r["metrics"]["get_ns_per_page"]
+            m.update(samples=xs, median=sorted(xs)[4], cv=None)
+            return r
+        self.good = write(str(self.tmp / "tcg-good"), [rec("g", tcg)])
+        m = "get_ns_per_page"
+        self.assertEqual(self.decide([rec("s", tcg)], "metric", m, 30)[0],
+                         "skip")
+        self.assertEqual(self.decide([rec("s", tcg)], "metric", m, 500)[0],
+                         "good")
+        slow = [x + 20000 for x in tcg]
+        v, why = self.decide([rec("s", slow)], "metric", m, 500)
+        self.assertEqual(v, "bad", why)
+
     def test_find_case(self):
         recs = load.load_run(self.good).records
         self.assertEqual(bisect.find_case(recs, "gup-bench")[2], CASE)
