@@ -736,6 +736,23 @@ def _behaviour(rep, name, recs):
                                      "differs": True})
 
 
+def parse_fail_on(text):
+    """'regression[:PCT]' or 'failure' -> the rule _gate takes; ValueError
+    with the message otherwise."""
+    kind, _, limit = text.partition(":")
+    if kind == "regression":
+        try:
+            pct = float(limit) if limit else 0.0
+        except ValueError:
+            raise ValueError("PCT in regression:PCT must be a number, got %r" % limit) from None
+        if pct < 0:
+            raise ValueError("PCT must be >= 0")
+        return ("regression", pct)
+    if kind == "failure" and not limit:
+        return ("failure", None)
+    raise ValueError("expected regression[:PCT] or failure, got %r" % text)
+
+
 def _gate(rep, fail_on):
     """--fail-on: ("regression", pct) and/or ("failure", None)."""
     res = {"rules": [], "triggered": []}

@@ -34,6 +34,21 @@ def _source_suite(ver):
                      f"has {pkg}")
 
 
+def source_deb(ver, suite=None, srcver=None):
+    """The linux-source-VER .deb of the suite that ships it, from
+    <cache>/sources/ or downloaded there through the private apt config."""
+    if suite is None:
+        suite, srcver = _source_suite(ver)
+    sd = cache_dir() / "sources"
+    pkg = f"linux-source-{ver}"
+    debs = sorted(sd.glob(f"{pkg}_{srcver.replace(':', '%3a')}_*.deb"))
+    if debs:
+        log(f"source {debs[-1]} (cached)")
+        return debs[-1]
+    log(f"downloading {pkg} {srcver} from {suite}")
+    return roots.AptConfig(suite).download(pkg, sd)
+
+
 def _in_root(root, srv, cmd, logf):
     script = ('set -e; mount --bind "$2" "$1/srv"; '
               'mount -t proc proc "$1/proc"; r=$1; shift 2; '
@@ -45,16 +60,64 @@ def _in_root(root, srv, cmd, logf):
                env=env, nice=True, check=False)
 
 
-def resolve(k, a):
-    ver, var = k.version, k.variant
-    suite, srcver = _source_suite(ver)
+def fragments(variant):
+    """(config fragments, FAULTLINE_KCONFIG_BASE, 12-hex hash of both)."""
     frags = [KCONFIG / "faultline.config"] + (
-        [KCONFIG / "kasan.config"] if var == "kasan" else [])
+        [KCONFIG / "kasan.config"] if variant == "kasan" else [])
     base = os.environ.get("FAULTLINE_KCONFIG_BASE", "defconfig")
     h = hashlib.sha256(base.encode())
     for f in frags:
         h.update(f.read_bytes())
-    key = f"{k.label}-{srcver}-{h.hexdigest()[:12]}"
+    return frags, base, h.hexdigest()[:12]
+
+
+def unmet_options(frags, config):
+    """Fragment options enabled there but not in .config (e.g. renamed
+    across versions): recorded, not fatal."""
+    unmet = [line for f in frags for line in f.read_text().splitlines()
+             if line.startswith("CONFIG_") and line.endswith(("=y", "=m"))
+             and line not in config]
+    if unmet:
+        log(f"fragment options not in .config: {' '.join(unmet)}")
+    return unmet
+
+
+def build_selftests(k, srv, obj, install, logf, notes):
+    """The kernel's own mm selftests, as peers (TAP results in the guest),
+    into install/selftests/.  SRV is the host dir seen as /srv; OBJ the
+    O= build dir under it (None: built in /srv/src).  Returns the built."""
+    log(f"kernel {k.spec}: building mm selftests")
+    if obj:
+        out = f"/srv/{obj}/kselftest-mm"
+        cmd = (f"cd /srv/src && make O=/srv/{obj} headers && make -k -C "
+               f"tools/testing/selftests/mm OUTPUT={out} "
+               f"KHDR_INCLUDES='-isystem /srv/{obj}/usr/include'")
+        bins = srv / obj / "kselftest-mm"
+    else:
+        cmd = ("cd /srv/src && make headers && "
+               "make -k -C tools/testing/selftests/mm")
+        bins = srv / "src/tools/testing/selftests/mm"
+    _in_root(k.root, srv, cmd, logf)
+    st = install / "selftests"
+    st.mkdir(parents=True, exist_ok=True)
+    built = []
+    for t in SELFTESTS:
+        if (bins / t).is_file():
+            shutil.copy2(bins / t, st / t)
+            built.append(t)
+    shutil.copy2(REPO / "scripts/guest/selftests-run", st / "run")
+    (st / "list").write_text("\n".join(built) + "\n")
+    if len(built) < len(SELFTESTS):
+        notes["selftests"] = ("not built: " + ", ".join(
+            sorted(set(SELFTESTS) - set(built))) + f" (log {logf})")
+    return built
+
+
+def resolve(k, a):
+    ver, var = k.version, k.variant
+    suite, srcver = _source_suite(ver)
+    frags, base, fh = fragments(var)
+    key = f"{k.label}-{srcver}-{fh}"
     kd = cache_dir() / "kernels" / key
     k.suite = suite
     k.root = roots.ensure_root(suite)
@@ -89,15 +152,7 @@ def build(k, kd, suite, srcver, frags, base):
     if kd.exists():
         shutil.rmtree(kd)
     kd.mkdir(parents=True)
-    sd = cache_dir() / "sources"
-    pkg = f"linux-source-{ver}"
-    debs = sorted(sd.glob(f"{pkg}_{srcver.replace(':', '%3a')}_*.deb"))
-    deb = debs[-1] if debs else None
-    if deb:
-        log(f"kernel {k.spec}: source {deb} (cached)")
-    else:
-        log(f"kernel {k.spec}: downloading {pkg} {srcver} from {suite}")
-        deb = roots.AptConfig(suite).download(pkg, sd)
+    deb = source_deb(ver, suite, srcver)
     log(f"kernel {k.spec}: unpacking {deb.name} (log {logf})")
     tmp = kd / "deb"
     run(["dpkg-deb", "-x", deb, tmp], logfile=logf)
@@ -146,35 +201,11 @@ def compile_and_finish(k, kd, suite, srcver, frags, base, logf, t0):
          "INSTALL_MOD_STRIP=1 && make -s kernelrelease > /srv/release")],
         logf)
     release = (kd / "release").read_text().strip()
-    # Missing enabled options (e.g. renamed across versions) are recorded.
-    config = (kd / "src" / ".config").read_text()
-    notes, unmet = {}, []
-    for f in frags:
-        for line in f.read_text().splitlines():
-            if line.startswith("CONFIG_") and line.endswith(("=y", "=m")):
-                if line not in config:
-                    unmet.append(line)
+    notes = {}
+    unmet = unmet_options(frags, (kd / "src" / ".config").read_text())
     if unmet:
         notes["config_unmet"] = unmet
-        log(f"kernel {k.spec}: fragment options not in .config: "
-            f"{' '.join(unmet)}")
-    # The kernel's own mm selftests, as peers (TAP results in the guest).
-    log(f"kernel {k.spec}: building mm selftests")
-    st = kd / "install" / "selftests"
-    _in_root(k.root, kd, "cd /srv/src && make headers && "
-             "make -k -C tools/testing/selftests/mm", logf)
-    st.mkdir(parents=True, exist_ok=True)
-    built = []
-    for t in SELFTESTS:
-        b = kd / "src/tools/testing/selftests/mm" / t
-        if b.is_file():
-            shutil.copy2(b, st / t)
-            built.append(t)
-    shutil.copy2(REPO / "scripts/guest/selftests-run", st / "run")
-    (st / "list").write_text("\n".join(built) + "\n")
-    if len(built) < len(SELFTESTS):
-        notes["selftests"] = ("not built: " + ", ".join(
-            sorted(set(SELFTESTS) - set(built))) + f" (log {logf})")
+    built = build_selftests(k, kd, None, kd / "install", logf, notes)
     info = {"spec": k.spec, "release": release, "suite": suite,
             "source": f"linux-source-{k.version} {srcver}",
             "config_base": base,

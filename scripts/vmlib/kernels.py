@@ -8,6 +8,7 @@ to boot and the modules beside it.
   deb:IMAGE.deb[,...]   kernel packages the user has (kdeb.py)
   build:VERSION[+kasan] Debian's linux-source-VERSION built (kbuild.py)
   path:DIR              a built tree or install dir (bzImage, lib/modules)
+  git:PATH@REV[+kasan]  a local git tree built at REV (kgit.py)
 
     k = kernels.fetch("6.12")     # root made or reused, k.vmlinuz, k.release
 """
@@ -66,6 +67,14 @@ def parse_kernel(spec, kasan=False):
     if s.startswith("deb:"):
         from . import kdeb
         return kdeb.parse(s)
+    if s.startswith("git:"):
+        from . import kgit
+        tree, rev, var = kgit.parse(s, kasan)
+        sha, subject = kgit.commit_info(tree, rev)
+        k = Kernel(s, kgit.label(tree, sha, var), None, "git")
+        k.tree, k.rev, k.variant = tree, rev, var
+        k.sha, k.subject = sha, subject
+        return k
     if s.startswith("path:"):
         d = Path(s[len("path:"):]).expanduser()
         if not d.is_dir():
@@ -73,7 +82,7 @@ def parse_kernel(spec, kasan=False):
         return Kernel(s, "path-" + d.resolve().name, None, "path")
     raise UsageError(f"unknown kernel spec {spec!r} (use 5.10, 6.1, 6.12, "
                      "7.2, debian:SUITE, deb:IMAGE.deb[,HEADERS.deb], "
-                     "build:VERSION or path:DIR)")
+                     "build:VERSION, git:PATH@REV or path:DIR)")
 
 
 def check_kernels(ks):
@@ -113,6 +122,9 @@ def resolve_kernel(k, a=None):
     elif k.kind == "deb":
         from . import kdeb
         kdeb.resolve(k)
+    elif k.kind == "git":
+        from . import kgit
+        kgit.resolve(k, a)
     else:
         resolve_path_kernel(k)
     return k
@@ -161,3 +173,8 @@ def clean_kernel(k):
         for p in d.glob(f"{k.label}-*"):
             shutil.rmtree(p, ignore_errors=True)
             log(f"removed {p}")
+    elif k.kind == "git":
+        from . import kgit
+        p = kgit.tree_dir(k.tree)
+        shutil.rmtree(p, ignore_errors=True)
+        log(f"removed {p} (the tree's clone, build directory, ccache)")

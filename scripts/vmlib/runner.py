@@ -58,7 +58,9 @@ def run_kernel(k, a, job, out):
         phase("root", tp)
         meta["kernel"].update({"release": k.release, "suite": k.suite,
                                "kind": k.kind, "image": str(k.vmlinuz),
-                               "source": k.source, "notes": k.notes})
+                               "notes": k.notes})
+        if k.source:
+            meta["kernel"]["source"] = k.source
         meta["root"] = {"path": str(k.root),
                         "info": roots.root_info(k.suite)}
         tp = time.monotonic()
@@ -297,7 +299,38 @@ def cmd_matrix(a):
                                             "kernels": rows})
     print_summary(rows)
     print(f"matrix: {base}")
+    if a.fail_on:
+        return matrix_gate(base, rows, a.fail_on)
     return exit_status(rows)
+
+
+def matrix_gate(base, rows, rules):
+    """--fail-on: the report of the matrix against its first kernel
+    (BASE/report.md, report.json; reportlib's verdicts and gate, as
+    `scripts/report --fail-on` has them).  1 when a rule triggered or a
+    kernel left no results to compare, else 0: a case that fails on every
+    kernel alike is no regression."""
+    from reportlib import compare, load, render_md
+    runs = [load.load_run(r["out"]) for r in rows]
+    load.assign_labels(runs)
+    lost = [f"{s['kernel']}: no results to compare ({s['out']})"
+            for s, r in zip(rows, runs) if not r.usable]
+    trig = []
+    if runs[0].usable:
+        rep = compare.build(runs, 0, compare.Settings(), rules)
+        (base / "report.md").write_text(render_md.render(rep))
+        guest.write_json(base / "report.json", rep)
+        trig = rep["fail_on"]["triggered"]
+        for t in rep["fail_on"].get("ignored", []):
+            print(f"matrix: --fail-on: not gating on {t}")
+        print(f"matrix: report against {rows[0]['kernel']}: "
+              f"{base / 'report.md'}")
+    for t in lost + trig:
+        print(f"matrix: --fail-on: {t}")
+    if not lost and not trig:
+        print(f"matrix: --fail-on: no regression against "
+              f"{rows[0]['kernel']}")
+    return 1 if lost or trig else 0
 
 
 def cmd_cache(a):
@@ -305,7 +338,7 @@ def cmd_cache(a):
     what = a.clean
     if what is None:
         print(f"cache: {c}")
-        for sub in ("roots", "images", "initramfs", "kernels", "apt",
+        for sub in ("roots", "images", "initramfs", "kernels", "git", "apt",
                     "build"):
             d = c / sub
             if d.exists():
@@ -315,16 +348,17 @@ def cmd_cache(a):
         return 0
     if what == "all":
         targets = [c / s for s in ("roots", "images", "initramfs", "kernels",
-                                   "apt", "build", "sources")]
-    elif what in ("roots", "images", "initramfs", "kernels", "apt", "build",
-                  "sources"):
+                                   "git", "apt", "build", "sources")]
+    elif what in ("roots", "images", "initramfs", "kernels", "git", "apt",
+                  "build", "sources"):
         targets = [c / what]
     elif SUITE_RE.match(what):
         roots.drop_root(what)
         targets = list((c / "images").glob(f"{what}-*"))
     else:
         raise UsageError(f"--clean {what!r}: use all, roots, images, "
-                         "initramfs, kernels, apt, build, sources or a suite")
+                         "initramfs, kernels, git, apt, build, sources or a "
+                         "suite")
     for t in targets:
         if t.is_dir():
             shutil.rmtree(t)
