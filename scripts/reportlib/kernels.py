@@ -61,29 +61,10 @@ PILLAR_ORDER = ("dax-populate", "dax-gup", "cow-pin", "cow-race", "notifier-vs-p
                 "gup-user", "populate", "fault-scale", "fault-scale-file")
 
 
-def counters_text(rec):
-    """The kernel counters a workload declares as its evidence, per op or per
-    2 MiB (metrics named "counter/unit", unit "count"), medians to two
-    decimals: a change between runs is a change of what the kernel did."""
-    out = []
-    for name, m in sorted((rec.get("metrics") or {}).items()):
-        if "/" not in name or not isinstance(m, dict) or m.get("unit") != "count":
-            continue
-        vals = m.get("samples") or ([m["median"]] if isinstance(m.get("median"), (int, float)) else [])
-        if vals:
-            out.append("%s %.2f" % (name, stats.median(vals)))
-    return ", ".join(out)
-
-
-# A counter per op is named as changed where a run's median moved from the
-# baseline's by at least this much, both ways: /proc/vmstat is system-wide,
-# and a neighbour's faults move the small figures a little.
-COUNTER_MIN_ABS = 0.05
-COUNTER_MIN_REL = 0.10
-
-
 def counter_medians(rec):
-    """{name: median} of a record's evidence counters (see counters_text)."""
+    """{name: median} of the kernel counters a workload declares as its
+    evidence, per op or per 2 MiB (metrics named "counter/unit", unit
+    "count")."""
     out = {}
     for name, m in ((rec or {}).get("metrics") or {}).items():
         if "/" in name and isinstance(m, dict) and m.get("unit") == "count":
@@ -93,12 +74,25 @@ def counter_medians(rec):
     return out
 
 
+def counters_text(rec):
+    """The evidence counters' medians to two decimals: a change between runs
+    is a change of what the kernel did."""
+    return ", ".join("%s %.2f" % (name, v) for name, v in sorted(counter_medians(rec).items()))
+
+
+# A counter per op is named as changed where a run's median moved from the
+# baseline's by at least this much, both ways: /proc/vmstat is system-wide,
+# and a neighbour's faults move the small figures a little.
+COUNTER_MIN_ABS = 0.05
+COUNTER_MIN_REL = 0.10
+
+
 def counter_changes(name, wl, short, recs, labels):
     """The evidence counters of one case whose per-op median changed against
     the baseline (recs[0]): [{"case", "workload", "short", "counter",
     "values": text per run, "changed": [labels]}]."""
-    base = counter_medians(recs[0])
     others = [counter_medians(r) for r in recs]
+    base = others[0]
     out = []
     for counter in sorted(base):
         changed = []
