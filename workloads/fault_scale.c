@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fault_scale.h"
 #include "workload.h"
 
 enum fs_map { FS_MAP_PLAIN, FS_MAP_CORE };
@@ -91,15 +92,8 @@ static int fault_scale_prepare(struct fl_worker *w)
 static int fault_scale_run(struct fl_worker *w, struct fl_work *done)
 {
 	struct fs_worker *fw = w->priv;
-	volatile char *p = fw->m.addr;
 
-	/* Counted per page, like will-it-scale, so a sample is not a whole number of batches. */
-	for (size_t off = 0; off < fw->m.len; off += 4096) {
-		p[off] = 0;
-		(*w->counter)++;
-	}
-	done->ops = fw->m.len / 4096;
-	done->bytes = fw->m.len;
+	fault_scale_touch(w, &fw->m, done);
 	return 0;
 }
 

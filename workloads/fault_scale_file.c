@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fault_scale.h"
 #include "workload.h"
 
 enum fsf_share { FSF_PRIVATE, FSF_SHARED };
@@ -122,14 +123,8 @@ static int fsf_prepare(struct fl_worker *w)
 static int fsf_run(struct fl_worker *w, struct fl_work *done)
 {
 	struct fsf_worker *fw = w->priv;
-	volatile char *p = fw->m.addr;
 
-	for (size_t off = 0; off < fw->m.len; off += 4096) {
-		p[off] = 0;
-		(*w->counter)++;
-	}
-	done->ops = fw->m.len / 4096;
-	done->bytes = fw->m.len;
+	fault_scale_touch(w, &fw->m, done);
 	return 0;
 }
 
