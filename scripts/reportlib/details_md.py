@@ -99,17 +99,7 @@ def _environment(rep, w):
                           for d in env["differs"]]))
     else:
         w("  none")
-    w("  (%d settings identical%s)" % (
-        env["same_count"],
-        "; " + ", ".join("%s=%s" % kv for kv in env["same"].items()) if env["same"] else ""))
-    if env.get("calibration"):
-        w("Calibration (measured at the start of each run: the physical reference)")
-        w(fmt.text_table(["measure"] + cols, [
-            [c["key"].split(".", 1)[1]] + [
-                fmt.num(v) + ("" if i == 0 or ch is None else " (%s)" % fmt.change(ch))
-                for i, (v, ch) in enumerate(zip(c["values"], c["change_pct"]))]
-            for c in env["calibration"]]))
-    w("")
+    render_md.identical_and_calibration(env, cols, w)
 
 
 def _summary(rep, w):

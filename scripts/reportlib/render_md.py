@@ -160,6 +160,12 @@ def environment(rep, w):
                           for d in env["differs"] if "(words vs" not in d["key"]]))
     else:
         w("  none")
+    identical_and_calibration(env, cols, w)
+
+
+def identical_and_calibration(env, cols, w):
+    """The end of the environment section, in report.md and
+    report-details.md alike: what every run shares, and the calibration."""
     w("  (%d settings identical%s)" % (
         env["same_count"],
         "; " + ", ".join("%s=%s" % kv for kv in env["same"].items()) if env["same"] else ""))
