@@ -198,13 +198,18 @@ def ensure_root(suite, extra=()):
                 "kernels": kernels,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "seconds": round(time.monotonic() - t0, 1)}
-        (tmp / ".complete").write_text(json.dumps(info, indent=1) + "\n")
-        if root.exists():
-            shutil.rmtree(root)
-        tmp.rename(root)
+        _complete(tmp, root, info)
         log(f"root {suite}: ready at {root} in {info['seconds']} s "
             f"(kernel {', '.join(kernels) or 'none'})")
         return root
+
+
+def _complete(tmp, root, info):
+    """Mark the root made in TMP complete and put it in ROOT's place."""
+    (tmp / ".complete").write_text(json.dumps(info, indent=1) + "\n")
+    if root.exists():
+        shutil.rmtree(root)
+    tmp.rename(root)
 
 
 def drop_root(suite):
@@ -384,10 +389,7 @@ def derive_root(name, base, install, sources=(), debs=(), release=None):
                 tmp, kernel_packages(tmp, release)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.monotonic() - t0, 1)})
-        (tmp / ".complete").write_text(json.dumps(info, indent=1) + "\n")
-        if root.exists():
-            shutil.rmtree(root)
-        tmp.rename(root)
+        _complete(tmp, root, info)
         log(f"root {name}: ready at {root} in {info['seconds']} s "
             f"(kernel {release})")
         return root
