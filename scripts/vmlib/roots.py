@@ -189,7 +189,10 @@ def ensure_root(suite, extra=()):
                  "--aptopt=Acquire::Retries \"3\"",
                  "--aptopt=Acquire::Check-Valid-Until \"false\"",
                  suite, tmp, f"deb {host_mirror()} {suite} main"],
-                logfile=logf, nice=True)
+                logfile=logf, nice=True,
+                # as apt_in_root: the kernel package's hook (dracut,
+                # initramfs-tools) reads it and makes no initrd
+                env=dict(os.environ, INITRD="No"))
         except VmError as e:
             raise VmError(f"{e}\n{tail(logf)}") from None
         kernels = sorted(p.name[len("vmlinuz-"):]
