@@ -89,7 +89,9 @@ def build_selftests(k, srv, obj, install, logf, notes):
     log(f"kernel {k.spec}: building mm selftests")
     if obj:
         out = f"/srv/{obj}/kselftest-mm"
-        cmd = (f"cd /srv/src && make O=/srv/{obj} headers && make -k -C "
+        # selftests/lib.mk writes into OUTPUT but, called on its own
+        # (not through selftests/Makefile), does not create it
+        cmd = (f"cd /srv/src && make O=/srv/{obj} headers && mkdir -p {out} && make -k -C "
                f"tools/testing/selftests/mm OUTPUT={out} "
                f"KHDR_INCLUDES='-isystem /srv/{obj}/usr/include'")
         bins = srv / obj / "kselftest-mm"
