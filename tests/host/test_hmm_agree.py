@@ -4,6 +4,7 @@ compared, and a folder where nothing could be compared (no hmm-tests TAP,
 no records, every peer n/a) exits 2, never 0.  benchmark_thp_migration's
 tables are read and set beside device-migrate's ioctl GB/s of the same
 pages and size."""
+import gzip
 import json
 import os
 import subprocess
@@ -37,15 +38,19 @@ def rec(case, status, peer, reason="", errno=None):
     return {"case": case, "status": status, "reason": reason, "details": d}
 
 
-def agree(recs, tap=TAP):
+def agree(recs, tap=TAP, gz=False):
     with tempfile.TemporaryDirectory() as d:
         os.mkdir(os.path.join(d, "selftests"))
         if tap is not None:
             with open(os.path.join(d, "selftests", "hmm-tests.tap"), "w") as f:
                 f.write(tap)
-        with open(os.path.join(d, "results.jsonl"), "w") as f:
-            for r in recs:
-                f.write(json.dumps(r) + "\n")
+        text = "".join(json.dumps(r) + "\n" for r in recs)
+        if gz:
+            with gzip.open(os.path.join(d, "results.jsonl.gz"), "wt") as f:
+                f.write(text)
+        else:
+            with open(os.path.join(d, "results.jsonl"), "w") as f:
+                f.write(text)
         p = subprocess.run([os.path.join(ROOT, "scripts/hmm-agree"), d, "--json"],
                            capture_output=True, text=True, timeout=60)
         return p.returncode, json.loads(p.stdout)["pairs"] if p.stdout.strip() else []
@@ -183,3 +188,11 @@ def test_hmm_agree_benchmark_gbps():
     rc, rows = gbps([bench_rec("2M", "4k", 0.262, 0.40)], TAP.replace("exclusive", "migrate"))
     assert [r["band"] for r in rows] == ["n/a", "n/a"], rows
     return "tables parsed per size and column, ratios banded, --fail-outside-band gates"
+
+
+def test_hmm_agree_reads_gzipped_records():
+    """A sample keeps results.jsonl.gz: the same verdicts as the plain file."""
+    recs = [rec("device-exclusive/anon-4k/scenario=exclusive", "pass",
+                "hmm.hmm_device_private.exclusive")]
+    plain, gz = agree(recs), agree(recs, gz=True)
+    assert plain == gz and gz[0] == 0 and [r["verdict"] for r in gz[1]] == ["agree"], (plain, gz)
