@@ -42,8 +42,8 @@ ESSENTIAL = {"build-essential", "kmod", "linux-image-amd64",
              "linux-headers-amd64", "e2fsprogs", "util-linux"}
 
 # Build dependencies of faultline beyond the shared list (the engine reads
-# /proc/config.gz with zlib).  Added to an existing root under its lock and
-# recorded in .complete as "extras".
+# /proc/config.gz with zlib).  Part of every new root; added to an older
+# root under its lock and recorded in .complete as "extras".
 BUILD_EXTRAS = ["zlib1g-dev"]
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -167,7 +167,10 @@ def ensure_root(suite, extra=()):
             log(f"root {suite}: cached at {root} (made meanwhile)")
             return root
         t0 = time.monotonic()
-        want = PACKAGES + [p for p in extra if p not in PACKAGES]
+        # A new root gets the build extras at once: adding them later
+        # costs another apt update.
+        want = PACKAGES + [p for p in BUILD_EXTRAS + list(extra)
+                           if p not in PACKAGES]
         have = AptConfig(suite).candidates(want)
         dropped = sorted(p for p, v in have.items() if v is None)
         lost = [p for p in dropped if p in ESSENTIAL]
