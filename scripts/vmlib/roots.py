@@ -169,8 +169,7 @@ def ensure_root(suite, extra=()):
         t0 = time.monotonic()
         # A new root gets the build extras at once: adding them later
         # costs another apt update.
-        want = PACKAGES + [p for p in BUILD_EXTRAS + list(extra)
-                           if p not in PACKAGES]
+        want = list(dict.fromkeys(PACKAGES + BUILD_EXTRAS + list(extra)))
         have = AptConfig(suite).candidates(want)
         dropped = sorted(p for p, v in have.items() if v is None)
         lost = [p for p in dropped if p in ESSENTIAL]
