@@ -8,9 +8,9 @@ in alternating rounds (FAULTLINE_PF1_ROUNDS, default 6) so that a
 neighbour's load lands on both sides.
 
 Both sides' fault rates are read over the window their ops figure covers:
-page_fault1's from its "measurement" line to its "average" line (the
-seconds its average is made of, not its warm-up), fault-scale's over each
-measured repetition.  Each side gives two figures: the system's pgfault
+page_fault1's from its "measurement" line to the last per-second line
+read while its worker lived (the seconds its average is made of, not its
+start and warm-up), fault-scale's over each measured repetition.  Each side gives two figures: the system's pgfault
 (/proc/vmstat) over that window, and the faults of the process that
 touched the pages (page_fault1's child: minflt in /proc/PID/stat;
 fault-scale's worker: its perf page-fault count).  The second is immune to
@@ -35,14 +35,19 @@ def _pgfault():
     raise AssertionError("/proc/vmstat has no pgfault")
 
 
+def _stat(pid):
+    """/proc/PID/stat's fields after the command name (state is [0])."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def _children(pid):
     """PIDs whose parent is pid (the kernel may lack /proc/PID/task/*/children)."""
     kids = []
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                with open(f"/proc/{name}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
+                fields = _stat(name)
             except OSError:
                 continue
             if int(fields[1]) == pid:
@@ -51,11 +56,7 @@ def _children(pid):
 
 
 def _minflt(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            total += int(f.read().rsplit(")", 1)[1].split()[7])
-    return total
+    return sum(int(_stat(pid)[7]) for pid in pids)
 
 
 def _will_it_scale(binary):
